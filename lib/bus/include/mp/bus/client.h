@@ -1,0 +1,156 @@
+// A service's connection to the bus: publish/subscribe by topic prefix, request/serve by
+// service name, heartbeats, re-registration after the broker restarts, presence.
+// Everything runs on the Reactor's thread; no method is thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+#include <zmq.hpp>
+
+#include "mp/bus/endpoints.h"
+#include "mp/bus/frame.h"
+#include "mp/bus/reactor.h"
+
+namespace mp::bus {
+
+// Frames on the request socket are [kind][address][envelope]. Kinds:
+namespace kind {
+inline constexpr char request = 'Q';   // client -> broker, address = service name
+inline constexpr char answer = 'A';    // broker -> client, address = service name
+inline constexpr char control = 'C';   // worker <-> broker (register, heartbeat, unregister)
+inline constexpr char deliver = 'D';   // broker -> worker, address = opaque client route
+inline constexpr char reply = 'R';     // worker -> broker, address = the route it was given
+}  // namespace kind
+
+// Fills an envelope's body. The header is the client's to fill.
+using Build = std::function<void(mp::schema::Envelope::Builder)>;
+
+// The outcome of a request: the reply envelope, or a local error (deadline passed, bus gone).
+struct Reply {
+  std::optional<Incoming> message;
+  mp::schema::Error::Kind local_error = mp::schema::Error::Kind::UNKNOWN;
+  std::string local_error_text;
+
+  bool ok() const { return message && !message->is_error(); }
+  mp::schema::Error::Kind error_kind() const;
+  std::string error_text() const;
+  mp::schema::Envelope::Reader envelope() const { return message->envelope(); }
+};
+
+struct ClientOptions {
+  std::string service;  // this process's bus name ("session", "mpctl", ...)
+  Limits limits;
+  std::chrono::milliseconds heartbeat{1000};
+  int liveness = 3;  // beats missed before the peer counts as dead
+  std::size_t idempotency_cache_entries = 10000;
+};
+
+struct RequestOptions {
+  std::chrono::milliseconds deadline{2000};
+  std::string idempotency_key;  // set on every mutating request
+  int attempts = 1;             // sends within the deadline; >1 only with an idempotency key
+};
+
+struct ClientCounters {
+  std::uint64_t rejected_frames = 0;    // undecodable frames received
+  std::uint64_t handler_failures = 0;   // exceptions caught in the dispatch loop
+  std::uint64_t unimplemented = 0;      // requests whose body this service does not serve
+  std::uint64_t replayed_replies = 0;   // idempotent retries answered from the cache
+  std::uint64_t registrations = 0;      // times this worker (re)registered with a broker
+};
+
+class Client {
+ public:
+  using EventHandler = std::function<void(std::string_view topic, const Incoming& event)>;
+  using ReplyHandler = std::function<void(Reply)>;
+  // Fill `reply` and return true; return false for a body this service does not serve (the
+  // client answers `unimplemented`, echoing the request). Leaving the reply `none` is answered
+  // as `failed`. Throwing answers `failed` with the exception's text; the loop goes on.
+  // Requests with an idempotency key whose reply is still cached are answered without a call.
+  using RequestHandler =
+      std::function<bool(const Incoming& request, mp::schema::Envelope::Builder reply)>;
+
+  Client(zmq::context_t& context, Reactor& reactor, Endpoints endpoints, ClientOptions options);
+  ~Client();  // a serving client says unregister, so presence goes down at once
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  const std::string& service() const { return options_.service; }
+  std::uint64_t incarnation() const { return incarnation_; }
+  const ClientCounters& counters() const { return counters_; }
+
+  // Events -----------------------------------------------------------------------------------
+  void publish(std::string_view topic, const Build& body, std::uint64_t state_version = 0);
+  // Every handler whose prefix matches the topic is called. Subscribing is immediate locally,
+  // but the broker learns of it asynchronously: events published right after may be missed.
+  void subscribe(const std::string& prefix, EventHandler handler);
+
+  // Requests ---------------------------------------------------------------------------------
+  void request(std::string_view service, const Build& body, const RequestOptions& options,
+               ReplyHandler on_reply);
+  // Blocking: runs the reactor until the reply comes or the deadline passes.
+  Reply call(std::string_view service, const Build& body, const RequestOptions& options = {});
+
+  // Serving ----------------------------------------------------------------------------------
+  // Registers as a worker of options.service; re-registers by itself after a broker restart.
+  void serve(RequestHandler handler);
+  // Called after every (re)registration, e.g. to resend state the broker's peers may have missed.
+  void on_registered(std::function<void()> callback) { on_registered_ = std::move(callback); }
+
+ private:
+  struct Pending {
+    ReplyHandler on_reply;
+    std::chrono::steady_clock::time_point deadline;
+    std::string service;
+    zmq::message_t frame;  // kept for resends
+    int attempts_left;
+    std::chrono::milliseconds resend_every;
+    std::chrono::steady_clock::time_point next_send;
+  };
+  void fill_header(mp::schema::Envelope::Builder envelope, std::uint64_t correlation_id);
+  void on_request_socket();
+  void on_event_socket();
+  void handle_answer(zmq::message_t&& envelope_frame);
+  void handle_control(const Incoming& message);
+  void handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_frame);
+  void send_control(const Build& body);
+  void send_register();
+  void tick();
+  void expire_pending();
+
+  zmq::context_t& context_;
+  Reactor& reactor_;
+  Endpoints endpoints_;
+  ClientOptions options_;
+  std::uint64_t incarnation_;
+  std::uint64_t sequence_ = 0;
+  std::uint64_t next_correlation_ = 1;
+
+  zmq::socket_t requests_;  // DEALER
+  std::optional<zmq::socket_t> publisher_;   // PUB to events-in, made on first publish
+  std::optional<zmq::socket_t> subscriber_;  // SUB to events-out, made on first subscribe
+  std::vector<std::pair<std::string, EventHandler>> subscriptions_;
+
+  std::map<std::uint64_t, Pending> pending_;
+  RequestHandler handler_;
+  std::function<void()> on_registered_;
+  std::chrono::steady_clock::time_point broker_last_seen_;
+  std::uint64_t broker_incarnation_ = 0;
+  Reactor::TimerId tick_timer_ = 0;
+
+  // Idempotent replies: key -> serialised reply, oldest first for eviction.
+  std::map<std::string, std::vector<capnp::word>> replies_by_key_;
+  std::list<std::string> reply_order_;
+
+  ClientCounters counters_;
+};
+
+}  // namespace mp::bus

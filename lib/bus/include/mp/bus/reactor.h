@@ -1,0 +1,64 @@
+// One event loop per service: ZeroMQ sockets, plain file descriptors, timers and signals.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <vector>
+#include <zmq.hpp>
+
+namespace mp::bus {
+
+class Reactor {
+ public:
+  using TimerId = std::uint64_t;
+  using Callback = std::function<void()>;
+
+  Reactor();
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  void watch_socket(zmq::socket_t& socket, Callback on_readable);
+  void unwatch_socket(zmq::socket_t& socket);
+  void watch_fd(int fd, Callback on_readable);
+  void unwatch_fd(int fd);
+
+  TimerId after(std::chrono::milliseconds delay, Callback callback);
+  TimerId every(std::chrono::milliseconds interval, Callback callback);
+  void cancel(TimerId id);
+
+  // SIGTERM and SIGINT stop the loop (through a signalfd, so handlers run on the loop).
+  void stop_on_signals();
+
+  void run();  // until stop()
+  // Runs until stop(), `until` returns true, or the timeout passes; returns whether `until` held.
+  bool run_until(const std::function<bool()>& until, std::chrono::milliseconds timeout);
+  void stop() { stopping_ = true; }
+  bool stopping() const { return stopping_; }
+
+ private:
+  struct Watch {
+    zmq::socket_t* socket;
+    int fd;
+    Callback callback;
+  };
+  struct Timer {
+    std::chrono::steady_clock::time_point due;
+    std::chrono::milliseconds interval;  // zero: one-shot
+    Callback callback;
+  };
+  void poll_once(std::chrono::milliseconds max_wait);
+  std::chrono::milliseconds until_next_timer() const;
+  void fire_due_timers();
+
+  std::vector<Watch> watches_;
+  bool watches_changed_ = false;
+  std::map<TimerId, Timer> timers_;
+  TimerId next_timer_ = 1;
+  int signal_fd_ = -1;
+  bool stopping_ = false;
+};
+
+}  // namespace mp::bus
