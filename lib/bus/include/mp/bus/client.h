@@ -23,11 +23,11 @@ namespace mp::bus {
 
 // Frames on the request socket are [kind][address][envelope]. Kinds:
 namespace kind {
-inline constexpr char request = 'Q';   // client -> broker, address = service name
-inline constexpr char answer = 'A';    // broker -> client, address = service name
-inline constexpr char control = 'C';   // worker <-> broker (register, heartbeat, unregister)
-inline constexpr char deliver = 'D';   // broker -> worker, address = opaque client route
-inline constexpr char reply = 'R';     // worker -> broker, address = the route it was given
+inline constexpr char request = 'Q';  // client -> broker, address = service name
+inline constexpr char answer = 'A';   // broker -> client, address = service name
+inline constexpr char control = 'C';  // worker <-> broker (register, heartbeat, unregister)
+inline constexpr char deliver = 'D';  // broker -> worker, address = opaque client route
+inline constexpr char reply = 'R';    // worker -> broker, address = the route it was given
 }  // namespace kind
 
 // Fills an envelope's body. The header is the client's to fill.
@@ -60,11 +60,11 @@ struct RequestOptions {
 };
 
 struct ClientCounters {
-  std::uint64_t rejected_frames = 0;    // undecodable frames received
-  std::uint64_t handler_failures = 0;   // exceptions caught in the dispatch loop
-  std::uint64_t unimplemented = 0;      // requests whose body this service does not serve
-  std::uint64_t replayed_replies = 0;   // idempotent retries answered from the cache
-  std::uint64_t registrations = 0;      // times this worker (re)registered with a broker
+  std::uint64_t rejected_frames = 0;   // undecodable frames received
+  std::uint64_t handler_failures = 0;  // exceptions caught in the dispatch loop
+  std::uint64_t unimplemented = 0;     // requests whose body this service does not serve
+  std::uint64_t replayed_replies = 0;  // idempotent retries answered from the cache
+  std::uint64_t registrations = 0;     // times this worker (re)registered with a broker
 };
 
 class Client {
@@ -86,6 +86,8 @@ class Client {
   const std::string& service() const { return options_.service; }
   std::uint64_t incarnation() const { return incarnation_; }
   const ClientCounters& counters() const { return counters_; }
+  Reactor& reactor() { return reactor_; }
+  const Limits& limits() const { return options_.limits; }
 
   // Events -----------------------------------------------------------------------------------
   void publish(std::string_view topic, const Build& body, std::uint64_t state_version = 0);
@@ -111,20 +113,22 @@ class Client {
     std::chrono::steady_clock::time_point deadline;
     std::string service;
     zmq::message_t frame;  // kept for resends
-    int attempts_left;
-    std::chrono::milliseconds resend_every;
-    std::chrono::steady_clock::time_point next_send;
+    int attempts_left = 0;
+    Reactor::TimerId timer = 0;
   };
   void fill_header(mp::schema::Envelope::Builder envelope, std::uint64_t correlation_id);
   void on_request_socket();
   void on_event_socket();
+  bool send_request(Pending& pending);
+  void on_request_timer(std::uint64_t correlation);
+  void finish(std::uint64_t correlation, Reply reply);
   void handle_answer(zmq::message_t&& envelope_frame);
   void handle_control(const Incoming& message);
   void handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_frame);
+  void remember_reply(const std::string& key, const zmq::message_t& frame);
   void send_control(const Build& body);
   void send_register();
   void tick();
-  void expire_pending();
 
   zmq::context_t& context_;
   Reactor& reactor_;
@@ -134,8 +138,8 @@ class Client {
   std::uint64_t sequence_ = 0;
   std::uint64_t next_correlation_ = 1;
 
-  zmq::socket_t requests_;  // DEALER
-  std::optional<zmq::socket_t> publisher_;   // PUB to events-in, made on first publish
+  zmq::socket_t requests_;                   // DEALER
+  std::optional<zmq::socket_t> publisher_;   // PUB to events-in
   std::optional<zmq::socket_t> subscriber_;  // SUB to events-out, made on first subscribe
   std::vector<std::pair<std::string, EventHandler>> subscriptions_;
 
@@ -144,6 +148,7 @@ class Client {
   std::function<void()> on_registered_;
   std::chrono::steady_clock::time_point broker_last_seen_;
   std::uint64_t broker_incarnation_ = 0;
+  bool registration_pending_ = false;
   Reactor::TimerId tick_timer_ = 0;
 
   // Idempotent replies: key -> serialised reply, oldest first for eviction.

@@ -18,7 +18,7 @@
 namespace mp::bus {
 
 struct Limits {
-  std::size_t max_message_bytes = 1 << 20;  // also ZMQ_MAXMSGSIZE on every socket
+  std::size_t max_message_bytes = 1 << 20;                   // also ZMQ_MAXMSGSIZE on every socket
   std::uint64_t traversal_limit_words = (2u << 20) / 8 * 2;  // validation pass + handler reads
   int nesting_limit = 32;
   std::size_t max_topic_bytes = 256;
@@ -37,6 +37,9 @@ class Incoming {
   static std::optional<Incoming> decode(const void* data, std::size_t size, const Limits& limits,
                                         DecodeError* error = nullptr);
 
+  // Validates without keeping anything (the broker checks frames it only forwards).
+  static DecodeError check(const void* data, std::size_t size, const Limits& limits);
+
   Incoming(Incoming&&) noexcept;
   Incoming& operator=(Incoming&&) noexcept;
   ~Incoming();
@@ -45,6 +48,9 @@ class Incoming {
   mp::schema::Header::Reader header() const { return envelope().getHeader(); }
   mp::schema::Envelope::Which which() const { return envelope().which(); }
   std::size_t size_bytes() const;
+  // The bytes as received, for forwarding (shares the zmq buffer when it can).
+  zmq::message_t to_frame() const;
+  Incoming clone() const;
   // True if the body is an error or unimplemented echo.
   bool is_error() const;
   // For errors: the kind (unimplemented echoes count as Kind::UNIMPLEMENTED) and text.
@@ -53,7 +59,7 @@ class Incoming {
 
  private:
   Incoming() = default;
-  zmq::message_t frame_;
+  mutable zmq::message_t frame_;
   kj::Array<capnp::word> aligned_copy_;
   std::unique_ptr<capnp::FlatArrayMessageReader> reader_;
 };

@@ -1,0 +1,380 @@
+#include "mp/bus/client.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <capnp/serialize.h>
+#include <kj/io.h>
+
+#include <cstring>
+
+#include "socket_options.h"
+
+namespace mp::bus {
+
+using namespace std::chrono;
+using detail::now_ns;
+using detail::to_string;
+using mp::schema::Envelope;
+using mp::schema::Error;
+
+Error::Kind Reply::error_kind() const {
+  if (!message) return local_error;
+  return message->error_kind();
+}
+
+std::string Reply::error_text() const {
+  if (!message) return local_error_text;
+  return message->error_text();
+}
+
+Client::Client(zmq::context_t& context, Reactor& reactor, Endpoints endpoints,
+               ClientOptions options)
+    : context_(context),
+      reactor_(reactor),
+      endpoints_(std::move(endpoints)),
+      options_(std::move(options)),
+      incarnation_(detail::random_incarnation()),
+      requests_(context, zmq::socket_type::dealer) {
+  detail::apply_common_options(requests_, options_.limits);
+  requests_.connect(endpoints_.requests);
+  // Connected now, not at the first publish: a PUB drops what it sends before it is connected.
+  publisher_.emplace(context_, zmq::socket_type::pub);
+  detail::apply_common_options(*publisher_, options_.limits);
+  publisher_->set(zmq::sockopt::sndhwm, 100000);
+  publisher_->connect(endpoints_.events_in);
+  reactor_.watch_socket(requests_, [this] { on_request_socket(); });
+}
+
+Client::~Client() {
+  if (handler_) {
+    send_control([&](Envelope::Builder e) { e.initUnregister().setService(options_.service); });
+  }
+  if (tick_timer_) reactor_.cancel(tick_timer_);
+  for (auto& [id, pending] : pending_) reactor_.cancel(pending.timer);
+  reactor_.unwatch_socket(requests_);
+  if (subscriber_) reactor_.unwatch_socket(*subscriber_);
+  // A clean goodbye must leave before the socket closes.
+  if (handler_) requests_.set(zmq::sockopt::linger, 200);
+}
+
+void Client::fill_header(Envelope::Builder envelope, std::uint64_t correlation_id) {
+  auto header = envelope.initHeader();
+  header.setSource(options_.service);
+  header.setIncarnation(incarnation_);
+  header.setSequence(++sequence_);
+  header.setCorrelationId(correlation_id);
+  header.setSentAtNs(now_ns());
+}
+
+// Events --------------------------------------------------------------------------------------
+
+void Client::publish(std::string_view topic, const Build& body, std::uint64_t state_version) {
+  Outgoing out;
+  auto envelope = out.envelope();
+  fill_header(envelope, 0);
+  envelope.getHeader().setStateVersion(state_version);
+  body(envelope);
+  zmq::message_t frame = out.to_frame();
+  publisher_->send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  publisher_->send(frame, zmq::send_flags::dontwait);
+}
+
+void Client::subscribe(const std::string& prefix, EventHandler handler) {
+  if (!subscriber_) {
+    subscriber_.emplace(context_, zmq::socket_type::sub);
+    detail::apply_common_options(*subscriber_, options_.limits);
+    subscriber_->set(zmq::sockopt::rcvhwm, 100000);
+    subscriber_->connect(endpoints_.events_out);
+    reactor_.watch_socket(*subscriber_, [this] { on_event_socket(); });
+  }
+  subscriber_->set(zmq::sockopt::subscribe, prefix);
+  subscriptions_.emplace_back(prefix, std::move(handler));
+}
+
+void Client::on_event_socket() {
+  std::vector<zmq::message_t> frames;
+  for (int n = 0; n < 512; ++n) {
+    if (!detail::receive_multipart(*subscriber_, frames)) return;
+    if (frames.size() != 2) {
+      ++counters_.rejected_frames;
+      continue;
+    }
+    std::string topic = to_string(frames[0]);
+    auto event = Incoming::decode(std::move(frames[1]), options_.limits);
+    if (!event) {
+      ++counters_.rejected_frames;
+      continue;
+    }
+    // Handlers may subscribe more; iterate over a stable count.
+    std::size_t count = subscriptions_.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      if (topic.rfind(subscriptions_[i].first, 0) != 0) continue;
+      try {
+        subscriptions_[i].second(topic, *event);
+      } catch (const std::exception& e) {
+        ++counters_.handler_failures;
+        spdlog::error("handler for event '{}' failed: {}", topic, e.what());
+      }
+    }
+  }
+}
+
+// Requests ------------------------------------------------------------------------------------
+
+void Client::request(std::string_view service, const Build& body, const RequestOptions& options,
+                     ReplyHandler on_reply) {
+  std::uint64_t correlation = next_correlation_++;
+  Outgoing out;
+  auto envelope = out.envelope();
+  fill_header(envelope, correlation);
+  auto header = envelope.getHeader();
+  header.setDeadlineNs(now_ns() + duration_cast<nanoseconds>(options.deadline).count());
+  if (!options.idempotency_key.empty()) header.setIdempotencyKey(options.idempotency_key);
+  body(envelope);
+
+  Pending pending;
+  pending.on_reply = std::move(on_reply);
+  pending.service = std::string(service);
+  pending.frame = out.to_frame();
+  int attempts = options.idempotency_key.empty() ? 1 : std::max(1, options.attempts);
+  pending.attempts_left = attempts - 1;
+  auto interval = options.deadline / attempts;
+  pending.timer = reactor_.every(std::max(interval, milliseconds(1)),
+                                 [this, correlation] { on_request_timer(correlation); });
+  pending.deadline = steady_clock::now() + options.deadline;
+  auto& stored = pending_.emplace(correlation, std::move(pending)).first->second;
+  if (!send_request(stored)) {
+    finish(correlation, Reply{std::nullopt, Error::Kind::OVERLOADED,
+                              "the bus connection is saturated (send queue full)"});
+  }
+}
+
+bool Client::send_request(Pending& pending) {
+  zmq::message_t frame;
+  frame.copy(pending.frame);
+  const char kind = kind::request;
+  if (!requests_.send(zmq::buffer(&kind, 1), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+    return false;
+  requests_.send(zmq::buffer(pending.service), zmq::send_flags::sndmore);
+  requests_.send(frame, zmq::send_flags::none);
+  return true;
+}
+
+void Client::on_request_timer(std::uint64_t correlation) {
+  auto it = pending_.find(correlation);
+  if (it == pending_.end()) return;
+  Pending& pending = it->second;
+  if (steady_clock::now() >= pending.deadline || pending.attempts_left <= 0) {
+    finish(correlation, Reply{std::nullopt, Error::Kind::UNAVAILABLE,
+                              "no answer from '" + pending.service + "' before the deadline"});
+    return;
+  }
+  // Same correlation id and idempotency key: the worker applies it once.
+  --pending.attempts_left;
+  send_request(pending);
+}
+
+void Client::finish(std::uint64_t correlation, Reply reply) {
+  auto it = pending_.find(correlation);
+  if (it == pending_.end()) return;
+  ReplyHandler on_reply = std::move(it->second.on_reply);
+  reactor_.cancel(it->second.timer);
+  pending_.erase(it);
+  try {
+    on_reply(std::move(reply));
+  } catch (const std::exception& e) {
+    ++counters_.handler_failures;
+    spdlog::error("reply handler failed: {}", e.what());
+  }
+}
+
+Reply Client::call(std::string_view service, const Build& body, const RequestOptions& options) {
+  std::optional<Reply> result;
+  request(service, body, options, [&result](Reply reply) { result = std::move(reply); });
+  reactor_.run_until([&] { return result.has_value(); }, options.deadline + milliseconds(200));
+  if (!result) {
+    return Reply{std::nullopt, Error::Kind::UNAVAILABLE,
+                 "no answer from '" + std::string(service) + "' before the deadline"};
+  }
+  return std::move(*result);
+}
+
+void Client::on_request_socket() {
+  std::vector<zmq::message_t> frames;
+  for (int n = 0; n < 512; ++n) {
+    if (!detail::receive_multipart(requests_, frames)) return;
+    // [kind][address][envelope]
+    if (frames.size() != 3 || frames[0].size() != 1) {
+      ++counters_.rejected_frames;
+      continue;
+    }
+    char kind = *static_cast<const char*>(frames[0].data());
+    broker_last_seen_ = steady_clock::now();
+    switch (kind) {
+      case kind::answer:
+        handle_answer(std::move(frames[2]));
+        break;
+      case kind::deliver:
+        handle_delivery(std::move(frames[1]), std::move(frames[2]));
+        break;
+      case kind::control: {
+        auto message = Incoming::decode(std::move(frames[2]), options_.limits);
+        if (message) {
+          handle_control(*message);
+        } else {
+          ++counters_.rejected_frames;
+        }
+        break;
+      }
+      default:
+        ++counters_.rejected_frames;
+    }
+  }
+}
+
+void Client::handle_answer(zmq::message_t&& envelope_frame) {
+  auto answer = Incoming::decode(std::move(envelope_frame), options_.limits);
+  if (!answer) {
+    ++counters_.rejected_frames;
+    return;
+  }
+  std::uint64_t correlation = answer->header().getCorrelationId();
+  finish(correlation, Reply{std::move(answer), Error::Kind::UNKNOWN, {}});
+}
+
+// Serving -------------------------------------------------------------------------------------
+
+void Client::serve(RequestHandler handler) {
+  handler_ = std::move(handler);
+  broker_last_seen_ = steady_clock::now();
+  send_register();
+  tick_timer_ = reactor_.every(options_.heartbeat, [this] { tick(); });
+}
+
+void Client::send_control(const Build& body) {
+  Outgoing out;
+  fill_header(out.envelope(), 0);
+  body(out.envelope());
+  const char kind = kind::control;
+  requests_.send(zmq::buffer(&kind, 1), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  requests_.send(zmq::buffer(options_.service), zmq::send_flags::sndmore);
+  requests_.send(out.to_frame(), zmq::send_flags::none);
+}
+
+void Client::send_register() {
+  send_control([&](Envelope::Builder e) {
+    auto reg = e.initRegister();
+    reg.setService(options_.service);
+    reg.setIncarnation(incarnation_);
+    reg.setPid(static_cast<std::uint32_t>(getpid()));
+  });
+  registration_pending_ = true;
+}
+
+void Client::tick() {
+  send_control([](Envelope::Builder e) { e.initHeartbeat(); });
+  // A broker silent for `liveness` beats is gone; its successor learns of us from the
+  // register we queue now (ZeroMQ reconnects by itself and delivers it).
+  if (steady_clock::now() - broker_last_seen_ > options_.heartbeat * options_.liveness) {
+    spdlog::warn("no word from the bus for {} ms; registering again",
+                 (options_.heartbeat * options_.liveness).count());
+    send_register();
+  }
+}
+
+void Client::handle_control(const Incoming& message) {
+  auto envelope = message.envelope();
+  if (!envelope.isHeartbeat()) return;
+  auto beat = envelope.getHeartbeat();
+  if (beat.getReregister()) {
+    spdlog::info("the bus (incarnation {:016x}) does not know us; registering",
+                 beat.getBrokerIncarnation());
+    send_register();
+    return;
+  }
+  if (registration_pending_) {
+    registration_pending_ = false;
+    ++counters_.registrations;
+    if (on_registered_) on_registered_();
+  }
+  broker_incarnation_ = beat.getBrokerIncarnation();
+}
+
+void Client::handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_frame) {
+  auto request = Incoming::decode(std::move(envelope_frame), options_.limits);
+  if (!request || !handler_) {
+    ++counters_.rejected_frames;
+    return;
+  }
+  auto header = request->header();
+  std::string key = header.getIdempotencyKey();
+  zmq::message_t reply_frame;
+  if (auto cached = key.empty() ? replies_by_key_.end() : replies_by_key_.find(key);
+      cached != replies_by_key_.end()) {
+    ++counters_.replayed_replies;
+    // The same answer, addressed to this attempt's correlation id.
+    capnp::FlatArrayMessageReader original(
+        kj::arrayPtr(cached->second.data(), cached->second.size()));
+    capnp::MallocMessageBuilder copy;
+    copy.setRoot(original.getRoot<Envelope>());
+    auto replayed = copy.getRoot<Envelope>();
+    replayed.getHeader().setCorrelationId(header.getCorrelationId());
+    replayed.getHeader().setSequence(++sequence_);
+    reply_frame = zmq::message_t(capnp::computeSerializedSizeInWords(copy) * sizeof(capnp::word));
+    kj::ArrayOutputStream stream(
+        kj::arrayPtr(static_cast<kj::byte*>(reply_frame.data()), reply_frame.size()));
+    capnp::writeMessage(stream, copy);
+  } else {
+    Outgoing out;
+    auto reply = out.envelope();
+    fill_header(reply, header.getCorrelationId());
+    bool cacheable = !key.empty();
+    try {
+      if (!handler_(*request, reply)) {
+        ++counters_.unimplemented;
+        reply.setUnimplemented(request->envelope());
+      } else if (reply.isNone()) {
+        set_error(reply, Error::Kind::FAILED, "the service produced no reply (a bug)");
+        cacheable = false;
+      }
+    } catch (const std::exception& e) {
+      ++counters_.handler_failures;
+      spdlog::error("handling {} failed: {}", body_name(request->envelope()), e.what());
+      set_error(reply, Error::Kind::FAILED, e.what());
+      cacheable = false;
+    } catch (const kj::Exception& e) {
+      ++counters_.handler_failures;
+      spdlog::error("handling {} failed: {}", body_name(request->envelope()),
+                    e.getDescription().cStr());
+      set_error(reply, Error::Kind::FAILED, e.getDescription().cStr());
+      cacheable = false;
+    }
+    if (reply.isError()) {
+      auto kind = reply.getError().getKind();
+      // Transient failures must stay retryable.
+      if (kind == Error::Kind::FAILED || kind == Error::Kind::OVERLOADED ||
+          kind == Error::Kind::UNAVAILABLE) {
+        cacheable = false;
+      }
+    }
+    reply_frame = out.to_frame();
+    if (cacheable) remember_reply(key, reply_frame);
+  }
+  const char kind = kind::reply;
+  requests_.send(zmq::buffer(&kind, 1), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+  requests_.send(route, zmq::send_flags::sndmore);
+  requests_.send(reply_frame, zmq::send_flags::none);
+}
+
+void Client::remember_reply(const std::string& key, const zmq::message_t& frame) {
+  std::vector<capnp::word> words(frame.size() / sizeof(capnp::word));
+  std::memcpy(words.data(), frame.data(), words.size() * sizeof(capnp::word));
+  if (replies_by_key_.emplace(key, std::move(words)).second) reply_order_.push_back(key);
+  while (reply_order_.size() > options_.idempotency_cache_entries) {
+    replies_by_key_.erase(reply_order_.front());
+    reply_order_.pop_front();
+  }
+}
+
+}  // namespace mp::bus

@@ -1,0 +1,63 @@
+#include "mp/bus/tap.h"
+
+#include <capnp/compat/json.h>
+#include <capnp/serialize-text.h>
+#include <kj/exception.h>
+
+#include "socket_options.h"
+
+namespace mp::bus {
+
+TapSubscriber::TapSubscriber(zmq::context_t& context, Reactor& reactor, const Endpoints& endpoints,
+                             const std::string& topic_prefix, Limits limits, Handler handler)
+    : reactor_(reactor),
+      limits_(limits),
+      handler_(std::move(handler)),
+      socket_(context, zmq::socket_type::sub) {
+  detail::apply_common_options(socket_, limits_);
+  socket_.set(zmq::sockopt::rcvhwm, 100000);
+  socket_.set(zmq::sockopt::subscribe, topic_prefix);
+  socket_.connect(endpoints.tap);
+  reactor_.watch_socket(socket_, [this] { on_readable(); });
+}
+
+TapSubscriber::~TapSubscriber() { reactor_.unwatch_socket(socket_); }
+
+void TapSubscriber::on_readable() {
+  std::vector<zmq::message_t> frames;
+  for (int n = 0; n < 512; ++n) {
+    if (!detail::receive_multipart(socket_, frames)) return;
+    if (frames.size() != 2) {
+      ++rejected_;
+      continue;
+    }
+    std::string topic = detail::to_string(frames[0]);
+    auto message = Incoming::decode(std::move(frames[1]), limits_);
+    if (!message) {
+      ++rejected_;
+      continue;
+    }
+    handler_(topic, *message);
+    if (reactor_.stopping()) return;
+  }
+}
+
+std::string envelope_to_json(mp::schema::Envelope::Reader envelope) {
+  try {
+    capnp::JsonCodec codec;
+    return codec.encode(envelope).cStr();
+  } catch (const kj::Exception& e) {
+    return std::string("{\"undecodable\":\"") + body_name(envelope) + "\"}";
+  }
+}
+
+std::string envelope_to_text(mp::schema::Envelope::Reader envelope) {
+  try {
+    capnp::TextCodec codec;
+    return codec.encode(envelope).cStr();
+  } catch (const kj::Exception& e) {
+    return "(undecodable " + body_name(envelope) + ")";
+  }
+}
+
+}  // namespace mp::bus
