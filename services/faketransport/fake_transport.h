@@ -1,0 +1,50 @@
+// A transport with no hardware behind it: tests tell it (simulateStations) which stations to
+// attach and detach, and it speaks the transport contract to mp-session exactly as a real one
+// must — including re-announcing its stations after it restarts or after mp-session restarts.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "mp/bus/client.h"
+
+namespace mp::faketransport {
+
+class FakeTransport {
+ public:
+  // `state_file` keeps the simulated stations across restarts, standing in for clients that
+  // reconnect by themselves after a real transport restarts.
+  FakeTransport(mp::bus::Client& client, std::filesystem::path state_file);
+
+  void start();
+  std::size_t station_count() const { return stations_.size(); }
+
+ private:
+  struct Station {
+    std::string key;
+    std::string client_name;
+    std::string address;
+    std::uint16_t width = 0;
+    std::uint16_t height = 0;
+  };
+
+  bool handle(const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply);
+  void simulate(mp::schema::SimulateStations::Reader simulate,
+                mp::schema::Envelope::Builder reply);
+  void send_attach(const Station& station);
+  void send_detach(const std::string& key);
+  void send_sync();
+  void load();
+  void save() const;
+  std::string next_key();
+
+  mp::bus::Client& client_;
+  std::filesystem::path state_file_;
+  std::map<std::string, Station> stations_;
+  std::uint64_t session_incarnation_ = 0;
+  std::uint64_t requests_sent_ = 0;
+};
+
+}  // namespace mp::faketransport
