@@ -66,9 +66,9 @@ void FakeTransport::simulate(mp::schema::SimulateStations::Reader simulate,
   for (auto info : simulate.getAttach()) {
     std::string key = info.getKey();
     if (!std::regex_match(key, kKeyPattern)) {
-      mp::bus::set_error(reply, Error::Kind::INVALID,
-                         "station key must match fake:[A-Za-z0-9._-]{1,64}, got '" +
-                             key.substr(0, 80) + "'");
+      mp::bus::set_error(
+          reply, Error::Kind::INVALID,
+          "station key must match fake:[A-Za-z0-9._-]{1,64}, got '" + key.substr(0, 80) + "'");
       return;
     }
     if (!valid_text(info.getClientName().cStr(), 64) || !valid_text(info.getAddress().cStr(), 64)) {
@@ -100,6 +100,19 @@ void FakeTransport::simulate(mp::schema::SimulateStations::Reader simulate,
                             std::to_string(detached));
 }
 
+void FakeTransport::fill(mp::schema::StationInfo::Builder info, const Station& station) const {
+  info.setKey(station.key);
+  info.setTransport(client_.service());
+  info.setClientName(station.client_name);
+  info.setAddress(station.address);
+  auto caps = info.initCapabilities();
+  caps.setVideo(true);
+  caps.setKeyboard(true);
+  caps.setMouse(true);
+  caps.setWidth(station.width);
+  caps.setHeight(station.height);
+}
+
 std::string FakeTransport::next_key() {
   std::ostringstream key;
   key << "fake-transport:" << std::hex << client_.incarnation() << ":" << std::dec
@@ -109,22 +122,9 @@ std::string FakeTransport::next_key() {
 
 void FakeTransport::send_attach(const Station& station) {
   client_.request(
-      "session",
-      [&](Envelope::Builder e) {
-        auto info = e.initStationAttach().initStation();
-        info.setKey(station.key);
-        info.setTransport(client_.service());
-        info.setClientName(station.client_name);
-        info.setAddress(station.address);
-        auto caps = info.initCapabilities();
-        caps.setVideo(true);
-        caps.setKeyboard(true);
-        caps.setMouse(true);
-        caps.setWidth(station.width);
-        caps.setHeight(station.height);
-      },
-      RequestOptions{.deadline = std::chrono::seconds(5), .idempotency_key = next_key(),
-                     .attempts = 3},
+      "session", [&](Envelope::Builder e) { fill(e.initStationAttach().initStation(), station); },
+      RequestOptions{
+          .deadline = std::chrono::seconds(5), .idempotency_key = next_key(), .attempts = 3},
       [key = station.key](Reply reply) {
         // If mp-session is away, its return triggers a full sync; nothing is lost.
         if (!reply.ok()) spdlog::warn("attach {} not confirmed: {}", key, reply.error_text());
@@ -139,8 +139,8 @@ void FakeTransport::send_detach(const std::string& key) {
         detach.setKey(key);
         detach.setReason("simulated client left");
       },
-      RequestOptions{.deadline = std::chrono::seconds(5), .idempotency_key = next_key(),
-                     .attempts = 3},
+      RequestOptions{
+          .deadline = std::chrono::seconds(5), .idempotency_key = next_key(), .attempts = 3},
       [key](Reply reply) {
         if (!reply.ok()) spdlog::warn("detach {} not confirmed: {}", key, reply.error_text());
       });
@@ -155,22 +155,10 @@ void FakeTransport::send_sync() {
         sync.setTransport(client_.service());
         auto list = sync.initStations(stations_.size());
         std::size_t i = 0;
-        for (const auto& [key, station] : stations_) {
-          auto info = list[i++];
-          info.setKey(key);
-          info.setTransport(client_.service());
-          info.setClientName(station.client_name);
-          info.setAddress(station.address);
-          auto caps = info.initCapabilities();
-          caps.setVideo(true);
-          caps.setKeyboard(true);
-          caps.setMouse(true);
-          caps.setWidth(station.width);
-          caps.setHeight(station.height);
-        }
+        for (const auto& [key, station] : stations_) fill(list[i++], station);
       },
-      RequestOptions{.deadline = std::chrono::seconds(5), .idempotency_key = next_key(),
-                     .attempts = 3},
+      RequestOptions{
+          .deadline = std::chrono::seconds(5), .idempotency_key = next_key(), .attempts = 3},
       [](Reply reply) {
         if (!reply.ok()) spdlog::warn("station sync not confirmed: {}", reply.error_text());
       });

@@ -31,8 +31,8 @@ class FakeTransport {
   };
 
   bool handle(const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply);
-  void simulate(mp::schema::SimulateStations::Reader simulate,
-                mp::schema::Envelope::Builder reply);
+  void simulate(mp::schema::SimulateStations::Reader simulate, mp::schema::Envelope::Builder reply);
+  void fill(mp::schema::StationInfo::Builder info, const Station& station) const;
   void send_attach(const Station& station);
   void send_detach(const std::string& key);
   void send_sync();

@@ -112,8 +112,14 @@ TEST_F(BusFixture, IdempotentRetryIsAppliedOnce) {
   EXPECT_EQ(server->counters().replayed_replies, 1u);
 
   Reply other = caller->call("counter", build, RequestOptions{.idempotency_key = "other"});
+  EXPECT_TRUE(other.ok());
   EXPECT_EQ(applied, 2);
-  (void)other;
+
+  // A key names one request: reusing it for a different one is refused, not replayed.
+  Reply reused = caller->call(
+      "counter", [](Envelope::Builder e) { e.initUserRemove().setName("bob"); }, mutating);
+  EXPECT_EQ(reused.error_kind(), Error::Kind::INVALID);
+  EXPECT_EQ(applied, 2);
 }
 
 TEST_F(BusFixture, HandlerExceptionIsAnsweredFailedAndServingGoesOn) {

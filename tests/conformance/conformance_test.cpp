@@ -81,12 +81,13 @@ TEST_P(TransportConformance, StationsReconnectAfterTheTransportRestarts) {
 TEST_P(TransportConformance, TransportSurvivesSessionRestart) {
   auto before = driver->attach(*system, 2);
   ASSERT_TRUE(eventually_in_state(before, StationState::ATTACHED));
+  auto old_session = system->registered_incarnation("session");
   system->kill9("session");
   // Stations come and go while mp-session is away...
   auto during = driver->attach(*system, 2);
   driver->detach(*system, before[0]);
   system->start("session");
-  ASSERT_TRUE(system->wait_registered("session", 5s));
+  ASSERT_TRUE(system->wait_registered("session", 5s, old_session));
   // ...and once it is back, it converges on what the transport has.
   EXPECT_TRUE(eventually_in_state(during, StationState::ATTACHED, 8s));
   EXPECT_TRUE(eventually_in_state({before[1]}, StationState::ATTACHED));
@@ -94,7 +95,7 @@ TEST_P(TransportConformance, TransportSurvivesSessionRestart) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, TransportConformance, ::testing::ValuesIn(kDrivers),
-                         [](const auto& info) { return info.param.name; });
+                         [](const auto& param_info) { return param_info.param.name; });
 
 }  // namespace
 }  // namespace mp::test

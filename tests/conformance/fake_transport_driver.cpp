@@ -13,8 +13,9 @@ class FakeTransportDriver : public TransportDriver {
   std::string service_name() const override { return "fake-transport"; }
 
   void start(SystemUnderTest& system) override {
+    auto previous = system.registered_incarnation("fake-transport");
     system.start("fake-transport");
-    ASSERT_TRUE(system.wait_registered("fake-transport", std::chrono::seconds(5)));
+    ASSERT_TRUE(system.wait_registered("fake-transport", std::chrono::seconds(5), previous));
   }
 
   void kill9(SystemUnderTest& system) override { system.kill9("fake-transport"); }

@@ -36,8 +36,7 @@ void SystemUnderTest::start(const std::string& name) {
   children_.erase(name);
   children_[name] = std::make_unique<ChildProcess>(
       bin_dir() / ("mp-" + name), std::vector<std::string>{"--log-level", "warn"},
-      ChildProcess::Options{.env = service_env(),
-                            .output_file = dir_.path() / (name + ".log")});
+      ChildProcess::Options{.env = service_env(), .output_file = dir_.path() / (name + ".log")});
 }
 
 void SystemUnderTest::kill9(const std::string& name) {
@@ -57,17 +56,23 @@ bool SystemUnderTest::wait_for(const std::function<bool()>& condition,
   return reactor_.run_until(condition, timeout);
 }
 
-bool SystemUnderTest::wait_registered(const std::string& service,
-                                      std::chrono::milliseconds timeout) {
+std::uint64_t SystemUnderTest::registered_incarnation(const std::string& service) {
+  auto status = client_->call(
+      "bus", [](Envelope::Builder e) { e.initBusStatusRequest(); },
+      mp::bus::RequestOptions{.deadline = std::chrono::milliseconds(500)});
+  if (!status.ok()) return 0;
+  for (auto entry : status.envelope().getBusStatus().getServices()) {
+    if (entry.getName() == service) return entry.getIncarnation();
+  }
+  return 0;
+}
+
+bool SystemUnderTest::wait_registered(const std::string& service, std::chrono::milliseconds timeout,
+                                      std::uint64_t not_this) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto status = client_->call("bus", [](Envelope::Builder e) { e.initBusStatusRequest(); },
-                                mp::bus::RequestOptions{.deadline = std::chrono::milliseconds(500)});
-    if (status.ok()) {
-      for (auto entry : status.envelope().getBusStatus().getServices()) {
-        if (entry.getName() == service) return true;
-      }
-    }
+    auto incarnation = registered_incarnation(service);
+    if (incarnation != 0 && incarnation != not_this) return true;
     reactor_.run_until([] { return false; }, std::chrono::milliseconds(50));
   }
   return false;
@@ -75,8 +80,9 @@ bool SystemUnderTest::wait_registered(const std::string& service,
 
 std::map<std::string, StationView> SystemUnderTest::stations() {
   std::map<std::string, StationView> out;
-  auto reply = client_->call("session", [](Envelope::Builder e) { e.initStationListRequest(); },
-                             mp::bus::RequestOptions{.deadline = std::chrono::seconds(1)});
+  auto reply = client_->call(
+      "session", [](Envelope::Builder e) { e.initStationListRequest(); },
+      mp::bus::RequestOptions{.deadline = std::chrono::seconds(1)});
   if (!reply.ok() || !reply.envelope().isStationList()) return out;
   for (auto s : reply.envelope().getStationList().getStations()) {
     out[s.getKey()] = StationView{s.getTransport(), s.getState()};

@@ -34,8 +34,12 @@ class SystemUnderTest {
 
   mp::bus::Client& client() { return *client_; }
   mp::bus::Reactor& reactor() { return reactor_; }
-  // Waits until the bus lists `service` as registered.
-  bool wait_registered(const std::string& service, std::chrono::milliseconds timeout);
+  // The incarnation the bus has registered for `service` now (0: none).
+  std::uint64_t registered_incarnation(const std::string& service);
+  // Waits until the bus lists `service` with an incarnation other than `not_this` (so a
+  // restarted service is not mistaken for its dead predecessor).
+  bool wait_registered(const std::string& service, std::chrono::milliseconds timeout,
+                       std::uint64_t not_this = 0);
   // Stations as mp-session reports them now (empty map if it did not answer).
   std::map<std::string, StationView> stations();
   bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds timeout);

@@ -28,6 +28,12 @@ std::string ipc_path(const std::string& endpoint) {
   return endpoint.rfind(scheme, 0) == 0 ? endpoint.substr(scheme.size()) : std::string();
 }
 
+std::string hex(std::uint64_t value) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
 }  // namespace
 
 Broker::Broker(zmq::context_t& context, Reactor& reactor, const Endpoints& endpoints,
@@ -295,6 +301,15 @@ void Broker::on_control(const std::string& route, zmq::message_t&& envelope_fram
       worker.pid = reg.getPid();
       worker.expires = steady_clock::now() + options_.heartbeat * options_.liveness;
       if (is_new) {
+        // One worker per service: a new incarnation replaces the old one at once, rather than
+        // sharing requests with a corpse until its heartbeats run out.
+        std::vector<std::string> replaced;
+        for (const auto& other : services_[service]) {
+          if (other != route) replaced.push_back(other);
+        }
+        for (const auto& other : replaced) {
+          remove_worker(other, "replaced by incarnation " + hex(reg.getIncarnation()));
+        }
         worker.registered_at_ns = now_ns();
         auto& routes = services_[service];
         if (std::find(routes.begin(), routes.end(), route) == routes.end()) {

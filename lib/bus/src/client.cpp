@@ -310,12 +310,19 @@ void Client::handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_f
   auto header = request->header();
   std::string key = header.getIdempotencyKey();
   zmq::message_t reply_frame;
-  if (auto cached = key.empty() ? replies_by_key_.end() : replies_by_key_.find(key);
-      cached != replies_by_key_.end()) {
+  auto cached = key.empty() ? replies_by_key_.end() : replies_by_key_.find(key);
+  if (cached != replies_by_key_.end() && cached->second.body != request->which()) {
+    // A key names one request; reusing it for another is the caller's bug, not a retry.
+    Outgoing out;
+    fill_header(out.envelope(), header.getCorrelationId());
+    set_error(out.envelope(), Error::Kind::INVALID,
+              "idempotency key '" + key + "' was already used for a different request");
+    reply_frame = out.to_frame();
+  } else if (cached != replies_by_key_.end()) {
     ++counters_.replayed_replies;
     // The same answer, addressed to this attempt's correlation id.
     capnp::FlatArrayMessageReader original(
-        kj::arrayPtr(cached->second.data(), cached->second.size()));
+        kj::arrayPtr(cached->second.reply.data(), cached->second.reply.size()));
     capnp::MallocMessageBuilder copy;
     copy.setRoot(original.getRoot<Envelope>());
     auto replayed = copy.getRoot<Envelope>();
@@ -359,7 +366,7 @@ void Client::handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_f
       }
     }
     reply_frame = out.to_frame();
-    if (cacheable) remember_reply(key, reply_frame);
+    if (cacheable) remember_reply(key, request->which(), reply_frame);
   }
   const char kind = kind::reply;
   requests_.send(zmq::buffer(&kind, 1), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
@@ -367,10 +374,11 @@ void Client::handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_f
   requests_.send(reply_frame, zmq::send_flags::none);
 }
 
-void Client::remember_reply(const std::string& key, const zmq::message_t& frame) {
-  std::vector<capnp::word> words(frame.size() / sizeof(capnp::word));
-  std::memcpy(words.data(), frame.data(), words.size() * sizeof(capnp::word));
-  if (replies_by_key_.emplace(key, std::move(words)).second) reply_order_.push_back(key);
+void Client::remember_reply(const std::string& key, Envelope::Which body,
+                            const zmq::message_t& frame) {
+  CachedReply cached{body, std::vector<capnp::word>(frame.size() / sizeof(capnp::word))};
+  std::memcpy(cached.reply.data(), frame.data(), cached.reply.size() * sizeof(capnp::word));
+  if (replies_by_key_.emplace(key, std::move(cached)).second) reply_order_.push_back(key);
   while (reply_order_.size() > options_.idempotency_cache_entries) {
     replies_by_key_.erase(reply_order_.front());
     reply_order_.pop_front();

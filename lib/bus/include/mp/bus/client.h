@@ -125,7 +125,8 @@ class Client {
   void handle_answer(zmq::message_t&& envelope_frame);
   void handle_control(const Incoming& message);
   void handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_frame);
-  void remember_reply(const std::string& key, const zmq::message_t& frame);
+  void remember_reply(const std::string& key, mp::schema::Envelope::Which body,
+                      const zmq::message_t& frame);
   void send_control(const Build& body);
   void send_register();
   void tick();
@@ -151,8 +152,12 @@ class Client {
   bool registration_pending_ = false;
   Reactor::TimerId tick_timer_ = 0;
 
-  // Idempotent replies: key -> serialised reply, oldest first for eviction.
-  std::map<std::string, std::vector<capnp::word>> replies_by_key_;
+  // Idempotent replies: key -> the request's body kind and the serialised reply.
+  struct CachedReply {
+    mp::schema::Envelope::Which body;
+    std::vector<capnp::word> reply;
+  };
+  std::map<std::string, CachedReply> replies_by_key_;  // oldest first in reply_order_
   std::list<std::string> reply_order_;
 
   ClientCounters counters_;

@@ -1,0 +1,705 @@
+#include "session_service.h"
+
+#include <capnp/dynamic.h>
+#include <capnp/serialize.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+
+#include "validation.h"
+
+namespace mp::session {
+
+namespace {
+
+using mp::bus::Incoming;
+using mp::bus::set_error;
+using mp::schema::Envelope;
+using mp::schema::Error;
+using mp::schema::Role;
+using mp::schema::SessionState;
+using mp::schema::StationState;
+
+constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
+constexpr std::size_t kMaxClientNameBytes = 256;
+constexpr std::size_t kMaxAddressBytes = 256;
+constexpr std::size_t kMaxReasonBytes = 1024;
+constexpr std::size_t kMaxSyncStations = 4096;
+// Desktop sizes a transport may ask for; 0 means "no preference".
+constexpr std::uint16_t kDefaultWidth = 1920, kDefaultHeight = 1080;
+constexpr std::uint16_t kMinWidth = 640, kMaxWidth = 4096;
+constexpr std::uint16_t kMinHeight = 480, kMaxHeight = 2160;
+// The same answer for an unknown user and a wrong password.
+constexpr const char* kLogonRefused = "unknown user or wrong password";
+constexpr const char* kLogonThrottled = "too many failed logons; try again later";
+
+// Wire text, whole: kj's own conversion to std::string stops at the first NUL, which would let
+// "ok\0<anything>" pass validation as "ok".
+std::string_view view(kj::StringPtr text) { return {text.begin(), text.size()}; }
+std::string text(kj::StringPtr wire) { return std::string(view(wire)); }
+
+std::uint16_t clamp_size(std::uint16_t requested, std::uint16_t fallback, std::uint16_t low,
+                         std::uint16_t high) {
+  if (requested == 0) return fallback;
+  return std::clamp(requested, low, high);
+}
+
+// Copies the body (the active union member) of one envelope into another; headers stay.
+void copy_body(Envelope::Reader from, Envelope::Builder to) {
+  capnp::DynamicStruct::Reader source = capnp::toDynamic(from);
+  KJ_IF_MAYBE (field, source.which()) {
+    capnp::toDynamic(to).set(*field, source.get(*field));
+  }
+}
+
+AppliedRequest record_reply(std::string body, Envelope::Reader reply) {
+  capnp::MallocMessageBuilder message;
+  copy_body(reply, message.initRoot<Envelope>());
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return AppliedRequest{.body = std::move(body),
+                        .reply = std::vector<std::uint8_t>(bytes.begin(), bytes.end())};
+}
+
+void replay_reply(const AppliedRequest& applied, Envelope::Builder reply) {
+  if (applied.reply.empty() || applied.reply.size() % sizeof(capnp::word) != 0) {
+    throw std::runtime_error("a stored reply is corrupt");
+  }
+  auto words = kj::heapArray<capnp::word>(applied.reply.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), applied.reply.data(), applied.reply.size());
+  capnp::FlatArrayMessageReader reader(words);
+  copy_body(reader.getRoot<Envelope>(), reply);
+}
+
+void fill(mp::schema::Station::Builder out, const Station& station) {
+  out.setKey(station.key);
+  out.setName(station.name);
+  out.setTransport(station.transport);
+  out.setState(station.state);
+  out.setClientName(station.client_name);
+  out.setAddress(station.address);
+  auto caps = out.initCapabilities();
+  caps.setVideo(station.capabilities.video);
+  caps.setKeyboard(station.capabilities.keyboard);
+  caps.setMouse(station.capabilities.mouse);
+  caps.setAudio(station.capabilities.audio);
+  caps.setUsbStorage(station.capabilities.usb_storage);
+  caps.setWidth(station.capabilities.width);
+  caps.setHeight(station.capabilities.height);
+  out.setAttachedAtNs(station.attached_at_ns);
+  out.setSessionId(station.session_id);
+}
+
+void fill(mp::schema::User::Builder out, const User& user) {
+  out.setName(user.name);
+  out.setRole(user.role);
+  out.setCreatedAtNs(user.created_at_ns);
+}
+
+void fill(mp::schema::SessionRecord::Builder out, const SessionRecord& record) {
+  out.setId(record.id);
+  out.setStationKey(record.station_key);
+  out.setUser(record.user);
+  out.setDisplay(record.display);
+  out.setState(record.state);
+  out.setStartedAtNs(record.started_at_ns);
+  out.setEndedAtNs(record.ended_at_ns);
+  out.setUnixUser(record.unix_user);
+}
+
+std::string check_station_info(mp::schema::StationInfo::Reader info) {
+  if (auto e = check_station_key(view(info.getKey())); !e.empty()) return e;
+  if (auto e = check_transport_name(view(info.getTransport())); !e.empty()) return e;
+  if (auto e = check_text("clientName", view(info.getClientName()), kMaxClientNameBytes);
+      !e.empty()) {
+    return e;
+  }
+  return check_text("address", view(info.getAddress()), kMaxAddressBytes);
+}
+
+bool valid_role(Role role) {
+  return role == Role::STANDARD || role == Role::ADMIN || role == Role::DASHBOARD;
+}
+
+// For logs: user-supplied names are shown only when they are well-formed.
+std::string loggable_user(std::string_view name) {
+  return check_user_name(name).empty() ? std::string(name) : std::string("<malformed>");
+}
+
+}  // namespace
+
+SessionService::SessionService(SessionStore& store, const PasswordHasher& hasher, Publish publish,
+                               SessionServiceOptions options)
+    : store_(store),
+      hasher_(hasher),
+      publish_(std::move(publish)),
+      options_(std::move(options)),
+      throttle_(options_.throttle) {
+  if (store_.existed_before()) {
+    // Restart path: the store is the state; transports resync their stations by themselves.
+    spdlog::info("restart: {} at state version {}: {} stations, {} users, {} open sessions",
+                 store_.file().string(), store_.state_version(), store_.stations().size(),
+                 store_.users().size(), store_.open_sessions().size());
+  } else {
+    spdlog::info("fresh start: new state in {}", store_.file().string());
+  }
+  prune(now_ns());
+}
+
+std::int64_t SessionService::now_ns() const {
+  if (options_.clock) return options_.clock();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void SessionService::prune(std::int64_t now) {
+  auto ttl_ns = [](std::chrono::hours h) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(h).count();
+  };
+  SessionStore::Transaction transaction(store_);
+  store_.prune_applied_requests(now - ttl_ns(options_.applied_request_ttl),
+                                options_.max_applied_requests);
+  store_.delete_sessions_ended_before(now - ttl_ns(options_.ended_session_ttl));
+  transaction.commit();
+  mutations_since_prune_ = 0;
+}
+
+// Dispatch ---------------------------------------------------------------------------------
+
+bool SessionService::handle(const Incoming& request, Envelope::Builder reply) {
+  auto envelope = request.envelope();
+  switch (envelope.which()) {
+    case Envelope::STATION_ATTACH:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        attach(m, envelope.getStationAttach(), r);
+      });
+    case Envelope::STATION_DETACH:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        detach(m, envelope.getStationDetach(), r);
+      });
+    case Envelope::TRANSPORT_SYNC:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        sync(m, envelope.getTransportSync(), r);
+      });
+    case Envelope::CREDENTIALS:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        logon(m, envelope.getCredentials(), r);
+      });
+    case Envelope::USER_ADD:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        add_user(m, envelope.getUserAdd(), r);
+      });
+    case Envelope::USER_REMOVE:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        remove_user(m, envelope.getUserRemove(), r);
+      });
+    case Envelope::STATION_RENAME:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        rename(m, envelope.getStationRename(), r);
+      });
+    case Envelope::SESSION_START:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        start_session(m, envelope.getSessionStart(), r);
+      });
+    case Envelope::SESSION_END:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        end_session(m, envelope.getSessionEnd(), r);
+      });
+    case Envelope::AUTHENTICATE:
+      authenticate(envelope.getAuthenticate(), reply);
+      return true;
+    case Envelope::USER_LIST_REQUEST:
+      list_users(reply);
+      return true;
+    case Envelope::STATION_LIST_REQUEST:
+      list_stations(reply);
+      return true;
+    case Envelope::SESSION_LIST_REQUEST:
+      list_sessions(reply);
+      return true;
+    case Envelope::SNAPSHOT_REQUEST:
+      snapshot(envelope.getSnapshotRequest(), reply);
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool SessionService::mutate(const Incoming& request, Envelope::Builder reply, const Apply& apply) {
+  std::string key = text(request.header().getIdempotencyKey());
+  if (auto e = check_text("idempotencyKey", key, kMaxIdempotencyKeyBytes); !e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return true;
+  }
+  std::string body = mp::bus::body_name(request.envelope());
+
+  Mutation m;
+  m.now_ns = now_ns();
+  SessionStore::Transaction transaction(store_);
+  if (!key.empty()) {
+    if (auto applied = store_.applied_request(key)) {
+      if (applied->body != body) {
+        set_error(reply, Error::Kind::INVALID,
+                  "idempotency key '" + key + "' was already used for a " + applied->body);
+      } else {
+        replay_reply(*applied, reply);
+      }
+      return true;  // nothing changes: the transaction rolls back
+    }
+  }
+  apply(m, reply);
+  if (reply.isError()) return true;  // refused: nothing was applied, nothing to remember
+
+  std::uint64_t base = store_.state_version();
+  if (!m.changes.empty()) store_.set_state_version(base + m.changes.size());
+  if (!key.empty()) store_.record_applied_request(key, record_reply(body, reply), m.now_ns);
+  transaction.commit();
+
+  // Published only once durable: an update a subscriber saw is never lost by a crash. A crash
+  // between commit and publish leaves a version gap, which makes consumers resync.
+  for (std::size_t i = 0; i < m.changes.size(); ++i) publish(m.changes[i], base + i + 1);
+  if (++mutations_since_prune_ >= options_.prune_every) prune(m.now_ns);
+  return true;
+}
+
+void SessionService::publish(const Change& change, std::uint64_t version) {
+  if (auto* station = std::get_if<Station>(&change)) {
+    publish_(
+        kStationTopic,
+        [&](Envelope::Builder e) { fill(e.initStationUpdate().initStation(), *station); }, version);
+  } else if (auto* user = std::get_if<UserChange>(&change)) {
+    publish_(
+        kUserTopic,
+        [&](Envelope::Builder e) {
+          auto update = e.initUserUpdate();
+          fill(update.initUser(), user->user);
+          update.setRemoved(user->removed);
+        },
+        version);
+  } else {
+    const auto& record = std::get<SessionRecord>(change);
+    publish_(
+        kSessionTopic,
+        [&](Envelope::Builder e) { fill(e.initSessionUpdate().initSession(), record); }, version);
+  }
+}
+
+// Stations ---------------------------------------------------------------------------------
+
+Station SessionService::attach_station(Mutation& m, mp::schema::StationInfo::Reader info) {
+  std::string key = text(info.getKey());
+  auto existing = store_.station(key);
+  Station station = existing ? *existing : Station{.key = key, .name = key};
+  station.transport = text(info.getTransport());
+  station.client_name = text(info.getClientName());
+  station.address = text(info.getAddress());
+  auto caps = info.getCapabilities();
+  station.capabilities = Capabilities{
+      .video = caps.getVideo(),
+      .keyboard = caps.getKeyboard(),
+      .mouse = caps.getMouse(),
+      .audio = caps.getAudio(),
+      .usb_storage = caps.getUsbStorage(),
+      .width = clamp_size(caps.getWidth(), kDefaultWidth, kMinWidth, kMaxWidth),
+      .height = clamp_size(caps.getHeight(), kDefaultHeight, kMinHeight, kMaxHeight),
+  };
+  if (station.state != StationState::ATTACHED) {
+    station.state = StationState::ATTACHED;
+    station.attached_at_ns = m.now_ns;
+  }
+  if (!existing || station != *existing) {
+    store_.put_station(station);
+    m.changes.emplace_back(station);
+    spdlog::info("station {} attached via {}", station.key, station.transport);
+  }
+  return station;
+}
+
+void SessionService::detach_station(Mutation& m, Station station) {
+  if (station.state == StationState::DETACHED) return;
+  station.state = StationState::DETACHED;
+  store_.put_station(station);
+  m.changes.emplace_back(station);
+  // The session outlives the transport: kept, disconnected, until log off.
+  if (station.session_id != 0) {
+    if (auto record = store_.session(station.session_id);
+        record && record->state == SessionState::ACTIVE) {
+      record->state = SessionState::DISCONNECTED;
+      store_.update_session(*record);
+      m.changes.emplace_back(*record);
+    }
+  }
+}
+
+void SessionService::attach(Mutation& m, mp::schema::StationAttach::Reader body,
+                            Envelope::Builder reply) {
+  auto info = body.getStation();
+  if (auto e = check_station_info(info); !e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  Station station = attach_station(m, info);
+  auto assignment = reply.initDisplayAssignment();
+  assignment.setStationKey(station.key);
+  assignment.setWidth(station.capabilities.width);
+  assignment.setHeight(station.capabilities.height);
+  if (station.session_id == 0) return;
+  // Only an active session is shown; a disconnected one waits for its user's logon.
+  if (auto record = store_.session(station.session_id);
+      record && record->state == SessionState::ACTIVE) {
+    assignment.setDisplay(record->display);
+    assignment.setSessionId(record->id);
+  }
+}
+
+void SessionService::detach(Mutation& m, mp::schema::StationDetach::Reader body,
+                            Envelope::Builder reply) {
+  std::string key = text(body.getKey());
+  if (auto e = check_station_key(key); !e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  if (auto e = check_text("reason", view(body.getReason()), kMaxReasonBytes); !e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  auto station = store_.station(key);
+  if (!station) {
+    set_error(reply, Error::Kind::INVALID, "no station '" + key + "'");
+    return;
+  }
+  if (station->state != StationState::DETACHED) {
+    spdlog::info("station {} detached: {}", key, view(body.getReason()));
+  }
+  detach_station(m, *station);
+  reply.initAck();
+}
+
+void SessionService::sync(Mutation& m, mp::schema::TransportSync::Reader body,
+                          Envelope::Builder reply) {
+  std::string transport = text(body.getTransport());
+  if (auto e = check_transport_name(transport); !e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  auto listed = body.getStations();
+  if (listed.size() > kMaxSyncStations) {
+    set_error(reply, Error::Kind::INVALID,
+              "more than " + std::to_string(kMaxSyncStations) + " stations in one sync");
+    return;
+  }
+  // Check everything before changing anything.
+  std::set<std::string> keys;
+  for (auto info : listed) {
+    std::string e = check_station_info(info);
+    if (e.empty() && view(info.getTransport()) != transport) {
+      e = "station '" + text(info.getKey()) + "' names transport '" + text(info.getTransport()) +
+          "' in a sync from '" + transport + "'";
+    }
+    if (e.empty() && !keys.insert(text(info.getKey())).second) {
+      e = "station '" + text(info.getKey()) + "' is listed twice";
+    }
+    if (!e.empty()) {
+      set_error(reply, Error::Kind::INVALID, e);
+      return;
+    }
+  }
+  for (auto info : listed) attach_station(m, info);
+  for (Station& station : store_.stations_of_transport(transport)) {
+    if (!keys.contains(station.key) && station.state == StationState::ATTACHED) {
+      spdlog::info("station {} detached: missing from {}'s sync", station.key, transport);
+      detach_station(m, station);
+    }
+  }
+  reply.initAck().setDetail(std::to_string(listed.size()) + " stations");
+}
+
+void SessionService::rename(Mutation& m, mp::schema::StationRename::Reader body,
+                            Envelope::Builder reply) {
+  std::string key = text(body.getKey());
+  std::string name = text(body.getName());
+  std::string e = check_station_key(key);
+  if (e.empty()) e = check_station_name(name);
+  if (!e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  auto station = store_.station(key);
+  if (!station) {
+    set_error(reply, Error::Kind::INVALID, "no station '" + key + "'");
+    return;
+  }
+  if (station->name != name) {
+    station->name = name;
+    store_.put_station(*station);
+    m.changes.emplace_back(*station);
+  }
+  reply.initAck();
+}
+
+// Sessions ---------------------------------------------------------------------------------
+
+std::string SessionService::free_display() {
+  std::set<std::string> used;
+  for (const auto& record : store_.open_sessions()) used.insert(record.display);
+  for (int n = options_.first_display;; ++n) {
+    std::string display = ":" + std::to_string(n);
+    if (!used.contains(display)) return display;
+  }
+}
+
+std::variant<SessionRecord, std::string> SessionService::open_session(Mutation& m, Station station,
+                                                                      const std::string& user) {
+  if (station.session_id != 0) {
+    auto record = store_.session(station.session_id);
+    if (record && record->state != SessionState::ENDED) {
+      if (record->user != user) {
+        return "station '" + station.key + "' holds another user's session; log it off first";
+      }
+      if (record->state == SessionState::DISCONNECTED) {
+        record->state = SessionState::ACTIVE;
+        store_.update_session(*record);
+        m.changes.emplace_back(*record);
+      }
+      return *record;
+    }
+  }
+  SessionRecord record{.station_key = station.key,
+                       .user = user,
+                       .display = free_display(),
+                       .state = SessionState::ACTIVE,
+                       .started_at_ns = m.now_ns};
+  record.id = store_.insert_session(record);
+  station.session_id = record.id;
+  store_.put_station(station);
+  m.changes.emplace_back(record);
+  m.changes.emplace_back(station);
+  spdlog::info("session {} for {} on station {} (display {})", record.id, user, station.key,
+               record.display);
+  return record;
+}
+
+void SessionService::close_session(Mutation& m, SessionRecord record) {
+  record.state = SessionState::ENDED;
+  record.ended_at_ns = m.now_ns;
+  store_.update_session(record);
+  m.changes.emplace_back(record);
+  if (auto station = store_.station(record.station_key);
+      station && station->session_id == record.id) {
+    station->session_id = 0;
+    store_.put_station(*station);
+    m.changes.emplace_back(*station);
+  }
+  spdlog::info("session {} of {} on station {} ended", record.id, record.user, record.station_key);
+}
+
+void SessionService::start_session(Mutation& m, mp::schema::SessionStart::Reader body,
+                                   Envelope::Builder reply) {
+  std::string key = text(body.getStationKey());
+  std::string user = text(body.getUser());
+  std::string e = check_station_key(key);
+  if (e.empty()) e = check_user_name(user);
+  if (!e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  if (!store_.user(user)) {
+    set_error(reply, Error::Kind::INVALID, "no user '" + user + "'");
+    return;
+  }
+  auto station = store_.station(key);
+  if (!station || station->state != StationState::ATTACHED) {
+    set_error(reply, Error::Kind::INVALID, "station '" + key + "' is not attached");
+    return;
+  }
+  auto opened = open_session(m, *station, user);
+  if (auto* error = std::get_if<std::string>(&opened)) {
+    set_error(reply, Error::Kind::INVALID, *error);
+    return;
+  }
+  fill(reply.initSessionRecord(), std::get<SessionRecord>(opened));
+}
+
+void SessionService::end_session(Mutation& m, mp::schema::SessionEnd::Reader body,
+                                 Envelope::Builder reply) {
+  auto record = store_.session(body.getSessionId());
+  if (!record) {
+    set_error(reply, Error::Kind::INVALID, "no session " + std::to_string(body.getSessionId()));
+    return;
+  }
+  if (record->state == SessionState::ENDED) {
+    reply.initAck().setDetail("already ended");
+    return;
+  }
+  close_session(m, *record);
+  reply.initAck();
+}
+
+// Users and logon --------------------------------------------------------------------------
+
+SessionService::LogonCheck SessionService::check_password(std::string_view name,
+                                                          std::string_view password,
+                                                          std::string_view client_address,
+                                                          std::int64_t now) {
+  // Only well-formed names count against a name; every attempt counts against its address.
+  bool well_formed = check_user_name(name).empty();
+  std::string user_key = well_formed ? "user:" + std::string(name) : std::string();
+  bool has_address = !client_address.empty();
+  std::string address_key = "address:" + std::string(client_address);
+  if ((well_formed && !throttle_.allowed(user_key, now)) ||
+      (has_address && !throttle_.allowed(address_key, now))) {
+    spdlog::warn("logon for {} from {} refused: too many failures", loggable_user(name),
+                 client_address);
+    return {std::nullopt, kLogonThrottled};
+  }
+  // Malformed names and unknown users cost one verification too: timing reveals nothing.
+  std::optional<User> user;
+  std::optional<std::string> hash;
+  if (well_formed) {
+    user = store_.user(name);
+    hash = store_.password_hash(name);
+  }
+  bool ok = user && hash ? hasher_.verify(*hash, password) : hasher_.verify_decoy(password);
+  if (!ok) {
+    if (well_formed) throttle_.failed(user_key, now);
+    if (has_address) throttle_.failed(address_key, now);
+    spdlog::warn("logon failed for {} from {}", loggable_user(name), client_address);
+    return {std::nullopt, kLogonRefused};
+  }
+  throttle_.succeeded(user_key);
+  return {user, ""};
+}
+
+void SessionService::authenticate(mp::schema::Authenticate::Reader body, Envelope::Builder reply) {
+  std::string address = text(body.getClientAddress());
+  if (auto e = check_text("clientAddress", address, kMaxAddressBytes); !e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  auto check = check_password(view(body.getUser()), view(body.getPassword()), address, now_ns());
+  auto result = reply.initLogonResult();
+  result.setOk(check.user.has_value());
+  if (check.user) {
+    result.setRole(check.user->role);
+  } else {
+    result.setReason(check.reason);
+  }
+}
+
+void SessionService::logon(Mutation& m, mp::schema::Credentials::Reader body,
+                           Envelope::Builder reply) {
+  std::string key = text(body.getStationKey());
+  std::string address = text(body.getClientAddress());
+  std::string e = check_station_key(key);
+  if (e.empty()) e = check_text("clientAddress", address, kMaxAddressBytes);
+  if (!e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  auto station = store_.station(key);
+  if (!station || station->state != StationState::ATTACHED) {
+    set_error(reply, Error::Kind::INVALID, "station '" + key + "' is not attached");
+    return;
+  }
+  auto check = check_password(view(body.getUser()), view(body.getPassword()), address, m.now_ns);
+  auto result = reply.initLogonResult();
+  if (!check.user) {
+    result.setReason(check.reason);
+    return;
+  }
+  auto opened = open_session(m, *station, check.user->name);
+  if (auto* error = std::get_if<std::string>(&opened)) {
+    result.setReason(*error);
+    return;
+  }
+  result.setOk(true);
+  result.setRole(check.user->role);
+  fill(result.initSession(), std::get<SessionRecord>(opened));
+  spdlog::info("logon of {} on station {} from {}", check.user->name, key, address);
+}
+
+void SessionService::add_user(Mutation& m, mp::schema::UserAdd::Reader body,
+                              Envelope::Builder reply) {
+  std::string name = text(body.getName());
+  std::string e = check_user_name(name);
+  if (e.empty() && !valid_role(body.getRole())) e = "role must be standard, admin or dashboard";
+  if (e.empty()) e = check_new_password(view(body.getPassword()));
+  if (e.empty() && store_.user(name)) e = "user '" + name + "' already exists";
+  if (!e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  User user{.name = name, .role = body.getRole(), .created_at_ns = m.now_ns};
+  store_.add_user(user, hasher_.hash(view(body.getPassword())));
+  m.changes.emplace_back(UserChange{user, false});
+  spdlog::info("user {} added", name);
+  reply.initAck();
+}
+
+void SessionService::remove_user(Mutation& m, mp::schema::UserRemove::Reader body,
+                                 Envelope::Builder reply) {
+  std::string name = text(body.getName());
+  if (auto e = check_user_name(name); !e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  auto user = store_.user(name);
+  if (!user) {
+    set_error(reply, Error::Kind::INVALID, "no user '" + name + "'");
+    return;
+  }
+  for (const auto& record : store_.open_sessions_of_user(name)) close_session(m, record);
+  store_.remove_user(name);
+  m.changes.emplace_back(UserChange{*user, true});
+  spdlog::info("user {} removed", name);
+  reply.initAck();
+}
+
+// Reads ------------------------------------------------------------------------------------
+
+void SessionService::list_users(Envelope::Builder reply) {
+  auto users = store_.users();
+  auto list = reply.initUserList().initUsers(static_cast<unsigned>(users.size()));
+  for (unsigned i = 0; i < users.size(); ++i) fill(list[i], users[i]);
+}
+
+void SessionService::list_stations(Envelope::Builder reply) {
+  auto stations = store_.stations();
+  auto list = reply.initStationList().initStations(static_cast<unsigned>(stations.size()));
+  for (unsigned i = 0; i < stations.size(); ++i) fill(list[i], stations[i]);
+}
+
+void SessionService::list_sessions(Envelope::Builder reply) {
+  auto sessions = store_.open_sessions();
+  auto list = reply.initSessionList().initSessions(static_cast<unsigned>(sessions.size()));
+  for (unsigned i = 0; i < sessions.size(); ++i) fill(list[i], sessions[i]);
+}
+
+void SessionService::snapshot(mp::schema::SnapshotRequest::Reader body, Envelope::Builder reply) {
+  if (view(body.getTopic()) != kSnapshotTopic) {
+    set_error(reply, Error::Kind::INVALID,
+              "mp-session serves the snapshot of topic 'session' only");
+    return;
+  }
+  // One read transaction: the version and the lists describe the same state.
+  SessionStore::Transaction transaction(store_);
+  auto out = reply.initSessionSnapshot();
+  auto info = out.initInfo();
+  info.setTopic(std::string(kSnapshotTopic));
+  info.setVersion(store_.state_version());
+  auto stations = store_.stations();
+  auto station_list = out.initStations(static_cast<unsigned>(stations.size()));
+  for (unsigned i = 0; i < stations.size(); ++i) fill(station_list[i], stations[i]);
+  auto users = store_.users();
+  auto user_list = out.initUsers(static_cast<unsigned>(users.size()));
+  for (unsigned i = 0; i < users.size(); ++i) fill(user_list[i], users[i]);
+  auto sessions = store_.open_sessions();
+  auto session_list = out.initSessions(static_cast<unsigned>(sessions.size()));
+  for (unsigned i = 0; i < sessions.size(); ++i) fill(session_list[i], sessions[i]);
+}
+
+}  // namespace mp::session

@@ -1,0 +1,475 @@
+#include "session_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <array>
+#include <stdexcept>
+#include <utility>
+
+namespace mp::session {
+
+namespace {
+
+using mp::schema::Role;
+using mp::schema::SessionState;
+using mp::schema::StationState;
+
+[[noreturn]] void fail(sqlite3* db, std::string_view what) {
+  throw std::runtime_error(std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+// One prepared statement; binds by 1-based index, reads columns by 0-based index.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement_, nullptr) !=
+        SQLITE_OK) {
+      fail(db, "cannot prepare '" + std::string(sql) + "'");
+    }
+  }
+  ~Statement() { sqlite3_finalize(statement_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::string_view text) {
+    check(sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+  Statement& bind(int index, std::int64_t value) {
+    check(sqlite3_bind_int64(statement_, index, value));
+    return *this;
+  }
+  Statement& bind(int index, std::uint64_t value) {
+    return bind(index, static_cast<std::int64_t>(value));
+  }
+  Statement& bind_blob(int index, const std::vector<std::uint8_t>& bytes) {
+    check(sqlite3_bind_blob(statement_, index, bytes.data(), static_cast<int>(bytes.size()),
+                            SQLITE_TRANSIENT));
+    return *this;
+  }
+
+  // True while there is a row to read.
+  bool step() {
+    int result = sqlite3_step(statement_);
+    if (result == SQLITE_ROW) return true;
+    if (result == SQLITE_DONE) return false;
+    fail(db_, "statement failed");
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+
+  std::int64_t int64(int column) { return sqlite3_column_int64(statement_, column); }
+  std::uint64_t uint64(int column) { return static_cast<std::uint64_t>(int64(column)); }
+  std::string text(int column) {
+    auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
+    int size = sqlite3_column_bytes(statement_, column);
+    return data ? std::string(data, static_cast<std::size_t>(size)) : std::string();
+  }
+  std::vector<std::uint8_t> blob(int column) {
+    auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(statement_, column));
+    int size = sqlite3_column_bytes(statement_, column);
+    return data ? std::vector<std::uint8_t>(data, data + size) : std::vector<std::uint8_t>();
+  }
+
+ private:
+  void check(int result) {
+    if (result != SQLITE_OK) fail(db_, "cannot bind a parameter");
+  }
+  sqlite3* db_;
+  sqlite3_stmt* statement_ = nullptr;
+};
+
+// Schema migrations: entry i takes the database from user_version i to i + 1.
+// Append only; never edit a released step.
+constexpr std::array<const char*, 1> kMigrations = {
+    R"sql(
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) STRICT;
+INSERT INTO meta (key, value) VALUES ('state_version', 0);
+
+CREATE TABLE stations (
+  key TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  transport TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  client_name TEXT NOT NULL,
+  address TEXT NOT NULL,
+  video INTEGER NOT NULL,
+  keyboard INTEGER NOT NULL,
+  mouse INTEGER NOT NULL,
+  audio INTEGER NOT NULL,
+  usb_storage INTEGER NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  attached_at_ns INTEGER NOT NULL,
+  session_id INTEGER NOT NULL
+) STRICT;
+CREATE INDEX stations_by_transport ON stations (transport);
+
+CREATE TABLE users (
+  name TEXT PRIMARY KEY,
+  role INTEGER NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at_ns INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE sessions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  station_key TEXT NOT NULL,
+  user_name TEXT NOT NULL,
+  display TEXT NOT NULL,
+  state INTEGER NOT NULL,
+  started_at_ns INTEGER NOT NULL,
+  ended_at_ns INTEGER NOT NULL,
+  unix_user TEXT NOT NULL
+) STRICT;
+CREATE INDEX sessions_by_state ON sessions (state);
+
+CREATE TABLE applied_requests (
+  key TEXT PRIMARY KEY,
+  body TEXT NOT NULL,
+  reply BLOB NOT NULL,
+  applied_at_ns INTEGER NOT NULL
+) STRICT;
+CREATE INDEX applied_requests_by_age ON applied_requests (applied_at_ns);
+)sql",
+};
+
+constexpr const char* kStationColumns =
+    "key, name, transport, state, client_name, address, video, keyboard, mouse, audio, "
+    "usb_storage, width, height, attached_at_ns, session_id";
+
+Station read_station(Statement& s) {
+  Station station;
+  station.key = s.text(0);
+  station.name = s.text(1);
+  station.transport = s.text(2);
+  station.state = static_cast<StationState>(s.int64(3));
+  station.client_name = s.text(4);
+  station.address = s.text(5);
+  station.capabilities.video = s.int64(6) != 0;
+  station.capabilities.keyboard = s.int64(7) != 0;
+  station.capabilities.mouse = s.int64(8) != 0;
+  station.capabilities.audio = s.int64(9) != 0;
+  station.capabilities.usb_storage = s.int64(10) != 0;
+  station.capabilities.width = static_cast<std::uint16_t>(s.int64(11));
+  station.capabilities.height = static_cast<std::uint16_t>(s.int64(12));
+  station.attached_at_ns = s.int64(13);
+  station.session_id = s.uint64(14);
+  return station;
+}
+
+constexpr const char* kSessionColumns =
+    "id, station_key, user_name, display, state, started_at_ns, ended_at_ns, unix_user";
+
+SessionRecord read_session(Statement& s) {
+  SessionRecord record;
+  record.id = s.uint64(0);
+  record.station_key = s.text(1);
+  record.user = s.text(2);
+  record.display = s.text(3);
+  record.state = static_cast<SessionState>(s.int64(4));
+  record.started_at_ns = s.int64(5);
+  record.ended_at_ns = s.int64(6);
+  record.unix_user = s.text(7);
+  return record;
+}
+
+User read_user(Statement& s) {
+  return User{
+      .name = s.text(0), .role = static_cast<Role>(s.int64(1)), .created_at_ns = s.int64(2)};
+}
+
+}  // namespace
+
+SessionStore::SessionStore(const std::filesystem::path& file) : file_(file) {
+  // The file holds password hashes: create it private before SQLite does (the -wal and -shm
+  // files SQLite makes next to it take the same mode).
+  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot open " + file.string());
+  ::close(fd);
+
+  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw std::runtime_error("cannot open " + file.string() + ": " + message);
+  }
+  try {
+    sqlite3_busy_timeout(db_, 5000);
+    {
+      Statement wal(db_, "PRAGMA journal_mode = WAL");
+      if (!wal.step() || wal.text(0) != "wal") {
+        throw std::runtime_error("cannot switch " + file.string() + " to WAL mode");
+      }
+    }
+    // FULL: every commit is fsynced, so a committed mutation survives a crash of any kind.
+    execute("PRAGMA synchronous = FULL");
+    execute("PRAGMA foreign_keys = ON");
+    // Freed pages are zeroed: a removed user's hash does not linger in the file.
+    execute("PRAGMA secure_delete = ON");
+    existed_before_ = user_version() > 0;
+    migrate();
+  } catch (...) {
+    sqlite3_close(db_);
+    throw;
+  }
+}
+
+SessionStore::~SessionStore() { sqlite3_close(db_); }
+
+void SessionStore::execute(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    throw std::runtime_error(std::string("SQLite: ") + message);
+  }
+}
+
+int SessionStore::user_version() {
+  Statement s(db_, "PRAGMA user_version");
+  return s.step() ? static_cast<int>(s.int64(0)) : 0;
+}
+
+void SessionStore::migrate() {
+  int version = user_version();
+  if (version > static_cast<int>(kMigrations.size())) {
+    throw std::runtime_error(file_.string() + " has schema version " + std::to_string(version) +
+                             ", newer than this mp-session knows (" +
+                             std::to_string(kMigrations.size()) + ")");
+  }
+  for (auto step = static_cast<std::size_t>(version); step < kMigrations.size(); ++step) {
+    Transaction transaction(*this);
+    execute(kMigrations[step]);
+    execute(("PRAGMA user_version = " + std::to_string(step + 1)).c_str());
+    transaction.commit();
+  }
+}
+
+// Transactions -----------------------------------------------------------------------------
+
+SessionStore::Transaction::Transaction(SessionStore& store) : store_(store) {
+  store_.execute("BEGIN IMMEDIATE");
+}
+
+SessionStore::Transaction::~Transaction() {
+  if (!open_) return;
+  try {
+    store_.execute("ROLLBACK");
+  } catch (const std::exception&) {
+    // A failed COMMIT may already have rolled back; nothing else to undo.
+  }
+}
+
+void SessionStore::Transaction::commit() {
+  store_.execute("COMMIT");
+  open_ = false;
+}
+
+// State version ----------------------------------------------------------------------------
+
+std::uint64_t SessionStore::state_version() {
+  Statement s(db_, "SELECT value FROM meta WHERE key = 'state_version'");
+  return s.step() ? s.uint64(0) : 0;
+}
+
+void SessionStore::set_state_version(std::uint64_t version) {
+  Statement(db_, "UPDATE meta SET value = ?1 WHERE key = 'state_version'").bind(1, version).run();
+}
+
+// Stations ---------------------------------------------------------------------------------
+
+std::optional<Station> SessionStore::station(std::string_view key) {
+  Statement s(db_, std::string("SELECT ") + kStationColumns + " FROM stations WHERE key = ?1");
+  s.bind(1, key);
+  if (!s.step()) return std::nullopt;
+  return read_station(s);
+}
+
+std::vector<Station> SessionStore::stations() {
+  Statement s(db_, std::string("SELECT ") + kStationColumns + " FROM stations ORDER BY key");
+  std::vector<Station> result;
+  while (s.step()) result.push_back(read_station(s));
+  return result;
+}
+
+std::vector<Station> SessionStore::stations_of_transport(std::string_view transport) {
+  Statement s(db_, std::string("SELECT ") + kStationColumns +
+                       " FROM stations WHERE transport = ?1 ORDER BY key");
+  s.bind(1, transport);
+  std::vector<Station> result;
+  while (s.step()) result.push_back(read_station(s));
+  return result;
+}
+
+void SessionStore::put_station(const Station& station) {
+  Statement s(db_, std::string("INSERT OR REPLACE INTO stations (") + kStationColumns +
+                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
+                       "?15)");
+  const Capabilities& c = station.capabilities;
+  s.bind(1, station.key)
+      .bind(2, station.name)
+      .bind(3, station.transport)
+      .bind(4, static_cast<std::int64_t>(station.state))
+      .bind(5, station.client_name)
+      .bind(6, station.address)
+      .bind(7, std::int64_t{c.video})
+      .bind(8, std::int64_t{c.keyboard})
+      .bind(9, std::int64_t{c.mouse})
+      .bind(10, std::int64_t{c.audio})
+      .bind(11, std::int64_t{c.usb_storage})
+      .bind(12, std::int64_t{c.width})
+      .bind(13, std::int64_t{c.height})
+      .bind(14, station.attached_at_ns)
+      .bind(15, station.session_id)
+      .run();
+}
+
+// Users ------------------------------------------------------------------------------------
+
+std::optional<User> SessionStore::user(std::string_view name) {
+  Statement s(db_, "SELECT name, role, created_at_ns FROM users WHERE name = ?1");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  return read_user(s);
+}
+
+std::optional<std::string> SessionStore::password_hash(std::string_view name) {
+  Statement s(db_, "SELECT password_hash FROM users WHERE name = ?1");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  return s.text(0);
+}
+
+std::vector<User> SessionStore::users() {
+  Statement s(db_, "SELECT name, role, created_at_ns FROM users ORDER BY name");
+  std::vector<User> result;
+  while (s.step()) result.push_back(read_user(s));
+  return result;
+}
+
+void SessionStore::add_user(const User& user, std::string_view password_hash) {
+  Statement(db_,
+            "INSERT INTO users (name, role, password_hash, created_at_ns) VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, user.name)
+      .bind(2, static_cast<std::int64_t>(user.role))
+      .bind(3, password_hash)
+      .bind(4, user.created_at_ns)
+      .run();
+}
+
+void SessionStore::remove_user(std::string_view name) {
+  Statement(db_, "DELETE FROM users WHERE name = ?1").bind(1, name).run();
+}
+
+// Sessions ---------------------------------------------------------------------------------
+
+std::optional<SessionRecord> SessionStore::session(std::uint64_t id) {
+  Statement s(db_, std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE id = ?1");
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return read_session(s);
+}
+
+std::vector<SessionRecord> SessionStore::open_sessions() {
+  Statement s(db_, std::string("SELECT ") + kSessionColumns +
+                       " FROM sessions WHERE state != ?1 ORDER BY id");
+  s.bind(1, static_cast<std::int64_t>(SessionState::ENDED));
+  std::vector<SessionRecord> result;
+  while (s.step()) result.push_back(read_session(s));
+  return result;
+}
+
+std::vector<SessionRecord> SessionStore::open_sessions_of_user(std::string_view user) {
+  Statement s(db_, std::string("SELECT ") + kSessionColumns +
+                       " FROM sessions WHERE state != ?1 AND user_name = ?2 ORDER BY id");
+  s.bind(1, static_cast<std::int64_t>(SessionState::ENDED)).bind(2, user);
+  std::vector<SessionRecord> result;
+  while (s.step()) result.push_back(read_session(s));
+  return result;
+}
+
+std::uint64_t SessionStore::insert_session(const SessionRecord& record) {
+  // AUTOINCREMENT: ids of ended, pruned sessions are never handed out again.
+  Statement(db_,
+            "INSERT INTO sessions (station_key, user_name, display, state, started_at_ns, "
+            "ended_at_ns, unix_user) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+      .bind(1, record.station_key)
+      .bind(2, record.user)
+      .bind(3, record.display)
+      .bind(4, static_cast<std::int64_t>(record.state))
+      .bind(5, record.started_at_ns)
+      .bind(6, record.ended_at_ns)
+      .bind(7, record.unix_user)
+      .run();
+  return static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+void SessionStore::update_session(const SessionRecord& record) {
+  Statement(db_,
+            "UPDATE sessions SET station_key = ?2, user_name = ?3, display = ?4, state = ?5, "
+            "started_at_ns = ?6, ended_at_ns = ?7, unix_user = ?8 WHERE id = ?1")
+      .bind(1, record.id)
+      .bind(2, record.station_key)
+      .bind(3, record.user)
+      .bind(4, record.display)
+      .bind(5, static_cast<std::int64_t>(record.state))
+      .bind(6, record.started_at_ns)
+      .bind(7, record.ended_at_ns)
+      .bind(8, record.unix_user)
+      .run();
+}
+
+void SessionStore::delete_sessions_ended_before(std::int64_t ended_before_ns) {
+  Statement(db_, "DELETE FROM sessions WHERE state = ?1 AND ended_at_ns < ?2")
+      .bind(1, static_cast<std::int64_t>(SessionState::ENDED))
+      .bind(2, ended_before_ns)
+      .run();
+}
+
+// Applied requests -------------------------------------------------------------------------
+
+std::optional<AppliedRequest> SessionStore::applied_request(std::string_view key) {
+  Statement s(db_, "SELECT body, reply FROM applied_requests WHERE key = ?1");
+  s.bind(1, key);
+  if (!s.step()) return std::nullopt;
+  return AppliedRequest{.body = s.text(0), .reply = s.blob(1)};
+}
+
+void SessionStore::record_applied_request(std::string_view key, const AppliedRequest& applied,
+                                          std::int64_t now_ns) {
+  Statement(db_,
+            "INSERT OR REPLACE INTO applied_requests (key, body, reply, applied_at_ns) "
+            "VALUES (?1, ?2, ?3, ?4)")
+      .bind(1, key)
+      .bind(2, applied.body)
+      .bind_blob(3, applied.reply)
+      .bind(4, now_ns)
+      .run();
+}
+
+void SessionStore::prune_applied_requests(std::int64_t older_than_ns, std::size_t keep_at_most) {
+  Statement(db_, "DELETE FROM applied_requests WHERE applied_at_ns < ?1")
+      .bind(1, older_than_ns)
+      .run();
+  Statement(db_,
+            "DELETE FROM applied_requests WHERE key IN (SELECT key FROM applied_requests "
+            "ORDER BY applied_at_ns DESC, rowid DESC LIMIT -1 OFFSET ?1)")
+      .bind(1, static_cast<std::int64_t>(keep_at_most))
+      .run();
+}
+
+std::size_t SessionStore::applied_request_count() {
+  Statement s(db_, "SELECT COUNT(*) FROM applied_requests");
+  return s.step() ? static_cast<std::size_t>(s.int64(0)) : 0;
+}
+
+}  // namespace mp::session

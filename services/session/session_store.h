@@ -1,0 +1,136 @@
+// The durable state of mp-session: stations, users (with password hashes), sessions, the
+// state version, and the replies of applied mutating requests (for idempotent retries).
+// SQLite in WAL mode with synchronous=FULL: a committed transaction survives kill -9 and
+// power loss. One writer: the service's thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "session.capnp.h"
+
+struct sqlite3;
+
+namespace mp::session {
+
+struct Capabilities {
+  bool video = false;
+  bool keyboard = false;
+  bool mouse = false;
+  bool audio = false;
+  bool usb_storage = false;
+  std::uint16_t width = 0;
+  std::uint16_t height = 0;
+  bool operator==(const Capabilities&) const = default;
+};
+
+struct Station {
+  std::string key;
+  std::string name;
+  std::string transport;
+  mp::schema::StationState state = mp::schema::StationState::UNKNOWN;
+  std::string client_name;
+  std::string address;
+  Capabilities capabilities;
+  std::int64_t attached_at_ns = 0;
+  std::uint64_t session_id = 0;  // the station's session that has not ended; 0: none
+  bool operator==(const Station&) const = default;
+};
+
+struct User {
+  std::string name;
+  mp::schema::Role role = mp::schema::Role::UNKNOWN;
+  std::int64_t created_at_ns = 0;
+  bool operator==(const User&) const = default;
+};
+
+struct SessionRecord {
+  std::uint64_t id = 0;
+  std::string station_key;
+  std::string user;
+  std::string display;
+  mp::schema::SessionState state = mp::schema::SessionState::UNKNOWN;
+  std::int64_t started_at_ns = 0;
+  std::int64_t ended_at_ns = 0;
+  std::string unix_user;
+  bool operator==(const SessionRecord&) const = default;
+};
+
+// A mutating request already applied under an idempotency key, and what it answered.
+struct AppliedRequest {
+  std::string body;                 // body name of the request, e.g. "userAdd"
+  std::vector<std::uint8_t> reply;  // a serialised Envelope holding only the reply body
+};
+
+class SessionStore {
+ public:
+  // Opens (creating if needed, mode 0600) and migrates the database. Throws std::runtime_error
+  // if the file cannot be opened, is not a database, or was written by a newer schema.
+  explicit SessionStore(const std::filesystem::path& file);
+  ~SessionStore();
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+
+  // True if the database held state before this process opened it (the restart path).
+  bool existed_before() const { return existed_before_; }
+  const std::filesystem::path& file() const { return file_; }
+
+  // One transaction; rolled back unless commit() is called.
+  class Transaction {
+   public:
+    explicit Transaction(SessionStore& store);  // BEGIN IMMEDIATE: takes the write lock now
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+
+   private:
+    SessionStore& store_;
+    bool open_ = true;
+  };
+
+  std::uint64_t state_version();
+  void set_state_version(std::uint64_t version);
+
+  std::optional<Station> station(std::string_view key);
+  std::vector<Station> stations();
+  std::vector<Station> stations_of_transport(std::string_view transport);
+  void put_station(const Station& station);  // insert or replace
+
+  std::optional<User> user(std::string_view name);
+  std::optional<std::string> password_hash(std::string_view name);
+  std::vector<User> users();
+  void add_user(const User& user, std::string_view password_hash);
+  void remove_user(std::string_view name);
+
+  std::optional<SessionRecord> session(std::uint64_t id);
+  // Sessions that have not ended, by id.
+  std::vector<SessionRecord> open_sessions();
+  std::vector<SessionRecord> open_sessions_of_user(std::string_view user);
+  // Inserts with a new id (never reused) and returns it; `record.id` is ignored.
+  std::uint64_t insert_session(const SessionRecord& record);
+  void update_session(const SessionRecord& record);
+  void delete_sessions_ended_before(std::int64_t ended_before_ns);
+
+  std::optional<AppliedRequest> applied_request(std::string_view key);
+  void record_applied_request(std::string_view key, const AppliedRequest& applied,
+                              std::int64_t now_ns);
+  // Forgets keys applied before `older_than_ns`, then the oldest beyond `keep_at_most`.
+  void prune_applied_requests(std::int64_t older_than_ns, std::size_t keep_at_most);
+  std::size_t applied_request_count();
+
+ private:
+  void execute(const char* sql);
+  int user_version();
+  void migrate();
+
+  std::filesystem::path file_;
+  sqlite3* db_ = nullptr;
+  bool existed_before_ = false;
+};
+
+}  // namespace mp::session

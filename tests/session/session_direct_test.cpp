@@ -1,0 +1,151 @@
+// SessionService and its parts driven directly, without a bus.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <memory>
+
+#include "mp/bus/frame.h"
+#include "password.h"
+#include "session_service.h"
+#include "session_store.h"
+#include "support/temp_dir.h"
+#include "validation.h"
+
+namespace mp::session {
+namespace {
+
+using namespace std::chrono_literals;
+using mp::schema::Envelope;
+
+mp::bus::Incoming make_request(const mp::bus::Build& body, const std::string& key) {
+  mp::bus::Outgoing out;
+  out.envelope().initHeader().setIdempotencyKey(key);
+  body(out.envelope());
+  auto incoming = mp::bus::Incoming::decode(out.to_frame(), mp::bus::Limits{});
+  if (!incoming) throw std::runtime_error("cannot decode a request the test built");
+  return std::move(*incoming);
+}
+
+class DirectService : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options.clock = [this] { return now_ns; };
+    store = std::make_unique<SessionStore>(dir / "session.db");
+    service = std::make_unique<SessionService>(
+        *store, hasher,
+        [this](std::string_view, const mp::bus::Build&, std::uint64_t version) {
+          published.push_back(version);
+        },
+        options);
+  }
+  bool handle(const mp::bus::Build& body, const std::string& key = {}) {
+    capnp::MallocMessageBuilder reply_message;
+    auto reply = reply_message.initRoot<Envelope>();
+    bool served = service->handle(make_request(body, key), reply);
+    return served && !reply.isError() && !reply.isNone();
+  }
+  static mp::bus::Build rename_to(std::string name) {
+    return [name](Envelope::Builder e) {
+      auto body = e.initStationRename();
+      body.setKey("fake:a");
+      body.setName(name);
+    };
+  }
+
+  mp::test::TempDir dir{"mp-session"};
+  PasswordHasher hasher{PasswordCost::minimum()};
+  SessionServiceOptions options{.max_applied_requests = 5, .prune_every = 10};
+  std::int64_t now_ns = 1'700'000'000'000'000'000;
+  std::unique_ptr<SessionStore> store;
+  std::unique_ptr<SessionService> service;
+  std::vector<std::uint64_t> published;
+};
+
+TEST_F(DirectService, AppliedRequestKeysStayBounded) {
+  ASSERT_TRUE(handle([](Envelope::Builder e) {
+    auto info = e.initStationAttach().initStation();
+    info.setKey("fake:a");
+    info.setTransport("fake");
+  }));
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(handle(rename_to("name " + std::to_string(i)), "key-" + std::to_string(i)));
+    EXPECT_LE(store->applied_request_count(), options.max_applied_requests + options.prune_every);
+  }
+  EXPECT_TRUE(store->applied_request("key-39"));
+  EXPECT_FALSE(store->applied_request("key-0"));
+
+  // Keys older than the TTL go at the next pruning.
+  now_ns += std::chrono::nanoseconds(25h).count();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(handle(rename_to("later " + std::to_string(i))));
+  EXPECT_EQ(store->applied_request_count(), 0u);
+}
+
+TEST_F(DirectService, EachPublishedUpdateBumpsTheVersionByOne) {
+  ASSERT_TRUE(handle([](Envelope::Builder e) {
+    auto sync = e.initTransportSync();
+    sync.setTransport("fake");
+    auto list = sync.initStations(3);
+    for (unsigned i = 0; i < 3; ++i) {
+      list[i].setKey("fake:" + std::to_string(i));
+      list[i].setTransport("fake");
+    }
+  }));
+  ASSERT_TRUE(handle([](Envelope::Builder e) { e.initTransportSync().setTransport("fake"); }));
+  ASSERT_EQ(published.size(), 6u);
+  for (std::size_t i = 0; i < published.size(); ++i) EXPECT_EQ(published[i], i + 1);
+  EXPECT_EQ(service->state_version(), 6u);
+}
+
+TEST_F(DirectService, StoreRefusesADatabaseFromANewerSchema) {
+  store.reset();
+  service.reset();
+  { SessionStore newer(dir / "newer.db"); }
+  // What a future mp-session would leave behind.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "newer.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_THROW(SessionStore(dir / "newer.db"), std::runtime_error);
+}
+
+TEST(PasswordHasher, VerifiesOnlyTheRightPassword) {
+  PasswordHasher hasher(PasswordCost::minimum());
+  std::string hash = hasher.hash("correct horse");
+  EXPECT_TRUE(hash.starts_with("$argon2id$"));
+  EXPECT_TRUE(hasher.verify(hash, "correct horse"));
+  EXPECT_FALSE(hasher.verify(hash, "correct horse "));
+  EXPECT_FALSE(hasher.verify("not a hash", "correct horse"));
+  EXPECT_FALSE(hasher.verify(std::string(1000, '$'), "correct horse"));
+  EXPECT_FALSE(hasher.verify_decoy("correct horse"));
+}
+
+TEST(Validation, StationKeysUserNamesAndNames) {
+  EXPECT_EQ(check_station_key("video:card0-HDMI-A-1"), "");
+  EXPECT_EQ(check_station_key("rdp:user@host/x_y.z"), "");
+  EXPECT_NE(check_station_key(""), "");
+  EXPECT_NE(check_station_key(std::string(129, 'a')), "");
+  EXPECT_NE(check_station_key("a b"), "");
+  EXPECT_NE(check_station_key("a\xc3\xa4"), "");
+
+  EXPECT_EQ(check_user_name("_svc-1"), "");
+  EXPECT_EQ(check_user_name(std::string(32, 'a')), "");
+  EXPECT_NE(check_user_name(std::string(33, 'a')), "");
+  EXPECT_NE(check_user_name("-a"), "");
+  EXPECT_NE(check_user_name(""), "");
+  EXPECT_NE(check_user_name("a.b"), "");
+
+  EXPECT_EQ(check_station_name("\xe6\x95\x99\xe5\xae\xa4 1"), "");  // CJK
+  EXPECT_NE(check_station_name("\xc0\xaf"), "");                    // overlong '/'
+  EXPECT_NE(check_station_name("\xed\xa0\x80"), "");                // a surrogate
+  EXPECT_NE(check_station_name("\xc2\x85"), "");                    // C1 control NEL
+  EXPECT_NE(check_station_name("x\x7f"), "");
+
+  EXPECT_EQ(check_new_password(std::string(8, 'p')), "");
+  EXPECT_EQ(check_new_password(std::string(1024, 'p')), "");
+  EXPECT_NE(check_new_password(std::string(7, 'p')), "");
+  EXPECT_NE(check_new_password(std::string(1025, 'p')), "");
+}
+
+}  // namespace
+}  // namespace mp::session
