@@ -1,7 +1,6 @@
 #include "session_service.h"
 
 #include <capnp/dynamic.h>
-#include <capnp/serialize.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -47,31 +46,16 @@ std::uint16_t clamp_size(std::uint16_t requested, std::uint16_t fallback, std::u
   return std::clamp(requested, low, high);
 }
 
-// Copies the body (the active union member) of one envelope into another; headers stay.
-void copy_body(Envelope::Reader from, Envelope::Builder to) {
-  capnp::DynamicStruct::Reader source = capnp::toDynamic(from);
-  KJ_IF_MAYBE (field, source.which()) {
-    capnp::toDynamic(to).set(*field, source.get(*field));
-  }
-}
-
 AppliedRequest record_reply(std::string body, Envelope::Reader reply) {
-  capnp::MallocMessageBuilder message;
-  copy_body(reply, message.initRoot<Envelope>());
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
-  auto bytes = words.asBytes();
-  return AppliedRequest{.body = std::move(body),
-                        .reply = std::vector<std::uint8_t>(bytes.begin(), bytes.end())};
+  return AppliedRequest{.body = std::move(body), .reply = mp::bus::body_to_bytes(reply)};
 }
 
 void replay_reply(const AppliedRequest& applied, Envelope::Builder reply) {
-  if (applied.reply.empty() || applied.reply.size() % sizeof(capnp::word) != 0) {
-    throw std::runtime_error("a stored reply is corrupt");
+  try {
+    mp::bus::body_from_bytes(applied.reply, reply);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("a stored reply is corrupt: ") + e.what());
   }
-  auto words = kj::heapArray<capnp::word>(applied.reply.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), applied.reply.data(), applied.reply.size());
-  capnp::FlatArrayMessageReader reader(words);
-  copy_body(reader.getRoot<Envelope>(), reply);
 }
 
 void fill(mp::schema::Station::Builder out, const Station& station) {

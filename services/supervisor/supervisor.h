@@ -12,7 +12,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-#include <zmq.hpp>
 
 #include "mp/bus/client.h"
 #include "mp/bus/reactor.h"

@@ -10,7 +10,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <zmq.hpp>
 
 #include "mp/bus/client.h"
 #include "mp/bus/endpoints.h"

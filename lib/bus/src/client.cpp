@@ -115,6 +115,11 @@ void Client::on_event_socket() {
       } catch (const std::exception& e) {
         ++counters_.handler_failures;
         spdlog::error("handler for event '{}' failed: {}", topic, e.what());
+      } catch (const kj::Exception& e) {
+        // A structure that passed the frame checks but not a typed read: bad input.
+        ++counters_.rejected_frames;
+        spdlog::warn("event '{}' from {} unreadable: {}", topic, event->header().getSource().cStr(),
+                     e.getDescription().cStr());
       }
     }
   }
@@ -186,6 +191,9 @@ void Client::finish(std::uint64_t correlation, Reply reply) {
   } catch (const std::exception& e) {
     ++counters_.handler_failures;
     spdlog::error("reply handler failed: {}", e.what());
+  } catch (const kj::Exception& e) {
+    ++counters_.rejected_frames;
+    spdlog::warn("reply unreadable: {}", e.getDescription().cStr());
   }
 }
 
@@ -351,11 +359,13 @@ void Client::handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_f
       set_error(reply, Error::Kind::FAILED, e.what());
       cacheable = false;
     } catch (const kj::Exception& e) {
-      ++counters_.handler_failures;
-      spdlog::error("handling {} failed: {}", body_name(request->envelope()),
-                    e.getDescription().cStr());
-      set_error(reply, Error::Kind::FAILED, e.getDescription().cStr());
-      cacheable = false;
+      // Cap'n Proto throws when a typed read meets a structure that passed the frame checks
+      // but is not what the schema says: the request is malformed.
+      ++counters_.rejected_frames;
+      spdlog::warn("{} from {} unreadable: {}", body_name(request->envelope()),
+                   header.getSource().cStr(), e.getDescription().cStr());
+      set_error(reply, Error::Kind::INVALID,
+                std::string("malformed request: ") + e.getDescription().cStr());
     }
     if (reply.isError()) {
       auto kind = reply.getError().getKind();

@@ -6,6 +6,7 @@
 #include <kj/io.h>
 
 #include <cstring>
+#include <stdexcept>
 
 namespace mp::bus {
 
@@ -194,6 +195,29 @@ void set_error(Envelope::Builder reply, Error::Kind kind, std::string_view messa
   auto error = reply.initError();
   error.setKind(kind);
   error.setMessage(kj::StringPtr(std::string(message).c_str()));
+}
+
+void copy_body(Envelope::Reader from, Envelope::Builder to) {
+  capnp::DynamicStruct::Reader source = capnp::toDynamic(from);
+  KJ_IF_MAYBE (field, source.which()) {
+    capnp::toDynamic(to).set(*field, source.get(*field));
+  }
+}
+
+std::vector<std::uint8_t> body_to_bytes(Envelope::Reader envelope) {
+  capnp::MallocMessageBuilder message;
+  copy_body(envelope, message.initRoot<Envelope>());
+  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
+}
+
+void body_from_bytes(const std::vector<std::uint8_t>& bytes, Envelope::Builder to,
+                     const Limits& limits) {
+  DecodeError error;
+  auto stored = Incoming::decode(bytes.data(), bytes.size(), limits, &error);
+  if (!stored) throw std::invalid_argument(std::string("stored envelope: ") + to_string(error));
+  copy_body(stored->envelope(), to);
 }
 
 std::string body_name(Envelope::Reader envelope) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 #include <zmq.hpp>
 
 #include "envelope.capnp.h"
@@ -79,6 +80,14 @@ class Outgoing {
 // Sets `reply` to an error body.
 void set_error(mp::schema::Envelope::Builder reply, mp::schema::Error::Kind kind,
                std::string_view message);
+
+// Copies the body (the active union member) of one envelope into another; headers stay.
+void copy_body(mp::schema::Envelope::Reader from, mp::schema::Envelope::Builder to);
+// An envelope's body as bytes to keep (e.g. a reply stored for idempotent retries), and back.
+// body_from_bytes validates like decode and throws std::invalid_argument on bad bytes.
+std::vector<std::uint8_t> body_to_bytes(mp::schema::Envelope::Reader envelope);
+void body_from_bytes(const std::vector<std::uint8_t>& bytes, mp::schema::Envelope::Builder to,
+                     const Limits& limits = {});
 
 // A short name for the body, e.g. "stationAttach", for logs and errors.
 std::string body_name(mp::schema::Envelope::Reader envelope);
