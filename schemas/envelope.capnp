@@ -21,6 +21,7 @@ struct Header {
   deadlineNs @5 :Int64;     # requests: drop/answer unavailable after this (CLOCK_REALTIME ns)
   idempotencyKey @6 :Text;  # mutating requests: a retry with the same key is applied once
   stateVersion @7 :UInt64;  # numbered state updates (Clone): the authority's version after it
+  operator @8 :Text;        # the person a request acts for (mpctl's user, a dashboard login)
 }
 
 struct Envelope {
@@ -79,5 +80,23 @@ struct Envelope {
     statusReport @40 :Supervisor.StatusReport;
     serviceControl @41 :Supervisor.ServiceControl;
     alarm @42 :Supervisor.Alarm;
+
+    # policy (grown)
+    setWebMode @43 :Policy.SetWebMode;
+    editWebList @44 :Policy.EditWebList;
+    setUsbLock @45 :Policy.SetUsbLock;
+    groupEdit @46 :Policy.GroupEdit;
+    groupListRequest @47 :Policy.GroupListRequest;
+    groupList @48 :Policy.GroupList;
+    scheduleAdd @49 :Policy.ScheduleAdd;
+    scheduleRemove @50 :Policy.ScheduleRemove;
+    scheduleListRequest @51 :Policy.ScheduleListRequest;
+    scheduleList @52 :Policy.ScheduleList;
+    schedule @53 :Policy.Schedule;
+    policyShowRequest @54 :Policy.PolicyShowRequest;
+    policyReport @55 :Policy.PolicyReport;
+    policySnapshot @56 :Policy.PolicySnapshot;
+    auditQuery @57 :Policy.AuditQuery;
+    auditLog @58 :Policy.AuditLog;
   }
 }

@@ -65,6 +65,7 @@ void Client::fill_header(Envelope::Builder envelope, std::uint64_t correlation_i
   header.setSequence(++sequence_);
   header.setCorrelationId(correlation_id);
   header.setSentAtNs(now_ns());
+  if (!options_.operator_name.empty()) header.setOperator(options_.operator_name);
 }
 
 // Events --------------------------------------------------------------------------------------
