@@ -59,6 +59,24 @@ TEST(Frame, UnalignedFrameIsCopiedAndRead) {
   EXPECT_EQ(std::string(in->envelope().getStationAttach().getStation().getKey()), "rdp:lab-01");
 }
 
+TEST(Frame, SmallFrameSurvivesBeingMoved) {
+  // ZeroMQ keeps frames of up to 33 bytes inside the message object; a reader pointing there
+  // would dangle once the Incoming moves (found by the envelope fuzzer).
+  // One segment of two words: a root struct with one data word and no pointers.
+  alignas(8) const std::uint8_t bytes[24] = {0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
+                                             1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0};
+  capnp::FlatArrayMessageReader direct(
+      kj::arrayPtr(reinterpret_cast<const capnp::word*>(bytes), 3));
+  auto expected = direct.getRoot<Envelope>().which();
+  auto first = Incoming::decode(zmq::message_t(bytes, sizeof bytes), Limits{});
+  ASSERT_TRUE(first);
+  std::vector<Incoming> moved;
+  moved.push_back(std::move(*first));
+  first.reset();
+  EXPECT_EQ(moved.front().which(), expected);
+  EXPECT_FALSE(moved.front().envelope().hasHeader());
+}
+
 TEST(Frame, OversizeFrameIsRejected) {
   Outgoing out;
   out.envelope().initHeader().setSource("x");

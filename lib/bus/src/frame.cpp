@@ -31,9 +31,13 @@ const char* to_string(DecodeError e) {
 
 namespace {
 
-capnp::ReaderOptions reader_options(const Limits& limits) {
+// Cap'n Proto counts each element of a list of zero-sized structs as a word read, so bounding
+// the reads by the message's own size stops a few bytes from declaring a million elements
+// (amplification) while leaving room for handlers to read every field several times.
+capnp::ReaderOptions reader_options(const Limits& limits, std::size_t message_words) {
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = limits.traversal_limit_words;
+  options.traversalLimitInWords =
+      std::min<std::uint64_t>(limits.traversal_limit_words, message_words * 8 + 1024);
   options.nestingLimit = limits.nesting_limit;
   return options;
 }
@@ -63,7 +67,7 @@ DecodeError check_size(std::size_t size, const Limits& limits) {
 DecodeError validate_words(kj::ArrayPtr<const capnp::word> words, const Limits& limits) {
   if (!segment_table_fits(words)) return DecodeError::truncated;
   try {
-    capnp::FlatArrayMessageReader reader(words, reader_options(limits));
+    capnp::FlatArrayMessageReader reader(words, reader_options(limits, words.size()));
     reader.getRoot<capnp::AnyStruct>().totalSize();
     (void)reader.getRoot<Envelope>().getHeader().getSource();
   } catch (const kj::Exception&) {
@@ -89,7 +93,10 @@ std::optional<Incoming> Incoming::decode(zmq::message_t&& frame, const Limits& l
 
   Incoming in;
   kj::ArrayPtr<const capnp::word> words;
-  if (is_aligned(frame.data())) {
+  // Small frames live inside the zmq_msg_t itself and move with it: a reader pointing into one
+  // would dangle once this Incoming is moved. Copy those, and any unaligned frame.
+  constexpr std::size_t kInlineFrameBytes = 64;
+  if (is_aligned(frame.data()) && size > kInlineFrameBytes) {
     in.frame_ = std::move(frame);
     words =
         kj::arrayPtr(static_cast<const capnp::word*>(in.frame_.data()), size / sizeof(capnp::word));
@@ -100,7 +107,8 @@ std::optional<Incoming> Incoming::decode(zmq::message_t&& frame, const Limits& l
     words = in.aligned_copy_.asPtr();
   }
   if (auto e = validate_words(words, limits); e != DecodeError::none) return fail(e);
-  in.reader_ = std::make_unique<capnp::FlatArrayMessageReader>(words, reader_options(limits));
+  in.reader_ =
+      std::make_unique<capnp::FlatArrayMessageReader>(words, reader_options(limits, words.size()));
   if (error) *error = DecodeError::none;
   return std::optional<Incoming>(std::move(in));
 }
@@ -178,7 +186,9 @@ std::string Incoming::error_text() const {
   return {};
 }
 
-Outgoing::Outgoing() : message_(256), root_(message_.initRoot<Envelope>()) {}
+// 64 words cover almost every bus message; the builder grows for the rest (it zeroes what it
+// allocates, so a large first segment costs on every small message).
+Outgoing::Outgoing() : message_(64), root_(message_.initRoot<Envelope>()) {}
 
 zmq::message_t Outgoing::to_frame() {
   auto segments = message_.getSegmentsForOutput();

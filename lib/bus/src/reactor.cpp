@@ -97,29 +97,25 @@ void Reactor::fire_due_timers() {
 }
 
 void Reactor::poll_once(milliseconds max_wait) {
-  std::vector<zmq::pollitem_t> items;
-  items.reserve(watches_.size());
-  for (const auto& w : watches_) {
-    items.push_back(zmq::pollitem_t{w.socket ? w.socket->handle() : nullptr, w.fd, ZMQ_POLLIN, 0});
+  if (watches_changed_) {
+    items_.clear();
+    for (const auto& w : watches_) {
+      items_.push_back(
+          zmq::pollitem_t{w.socket ? w.socket->handle() : nullptr, w.fd, ZMQ_POLLIN, 0});
+    }
+    watches_changed_ = false;
   }
   auto wait = std::min(until_next_timer(), max_wait);
-  zmq::poll(items.data(), items.size(), wait);
-  // Callbacks may add or remove watches; index by a copy of the list we polled.
-  watches_changed_ = false;
-  std::vector<Watch> polled = watches_;
-  for (std::size_t i = 0; i < items.size() && i < polled.size(); ++i) {
-    if (!(items[i].revents & ZMQ_POLLIN)) continue;
-    if (watches_changed_) {
-      // Skip watches removed by an earlier callback in this round.
-      bool still = std::any_of(watches_.begin(), watches_.end(), [&](const Watch& w) {
-        return w.socket == polled[i].socket && w.fd == polled[i].fd;
-      });
-      if (!still) continue;
-    }
-    polled[i].callback();
-    if (stopping_) return;
+  zmq::poll(items_.data(), items_.size(), wait);
+  for (std::size_t i = 0; i < items_.size(); ++i) {
+    if (!(items_[i].revents & ZMQ_POLLIN)) continue;
+    // A callback may remove its own watch: run a copy. If the watches changed, stop here; polling
+    // is level-triggered, so whatever else was ready is seen on the next round.
+    Callback callback = watches_[i].callback;
+    callback();
+    if (stopping_ || watches_changed_) break;
   }
-  fire_due_timers();
+  if (!stopping_) fire_due_timers();
 }
 
 void Reactor::run() {

@@ -46,7 +46,7 @@ struct Reply {
 };
 
 struct ClientOptions {
-  std::string service;  // this process's bus name ("session", "mpctl", ...)
+  std::string service;        // this process's bus name ("session", "mpctl", ...)
   std::string operator_name;  // header.operator of everything sent: the person acting (mpctl)
   Limits limits;
   std::chrono::milliseconds heartbeat{1000};

@@ -31,8 +31,10 @@ const char* to_string(DecodeError e);
 // A validated envelope read from the wire. Owns its bytes (the zmq frame, or an aligned copy).
 class Incoming {
  public:
-  // Validates the whole message (every pointer, within the limits) once, so handlers never meet
-  // a malformed structure. On failure returns nullopt and sets *error.
+  // Validates the structure once (sizes, segment table, every pointer within bounds and limits).
+  // It does not check types against the schema: a typed read of a pointer of the wrong kind can
+  // still throw kj::Exception, which the Client's dispatch loop answers as `invalid`.
+  // On failure returns nullopt and sets *error.
   static std::optional<Incoming> decode(zmq::message_t&& frame, const Limits& limits,
                                         DecodeError* error = nullptr);
   static std::optional<Incoming> decode(const void* data, std::size_t size, const Limits& limits,

@@ -54,7 +54,8 @@ class Reactor {
   void fire_due_timers();
 
   std::vector<Watch> watches_;
-  bool watches_changed_ = false;
+  std::vector<zmq::pollitem_t> items_;  // rebuilt from watches_ when they change
+  bool watches_changed_ = true;
   std::map<TimerId, Timer> timers_;
   TimerId next_timer_ = 1;
   int signal_fd_ = -1;

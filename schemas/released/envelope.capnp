@@ -1,0 +1,83 @@
+@0xdaa67a899616a797;
+# Every message on the bus is [topic or routing frames][Envelope]. One envelope, one dispatch:
+# a service that meets a body it does not know answers `unimplemented`, echoing the envelope
+# (as capnp's rpc.capnp Message does). Evolve by ordinal only: new bodies get higher ordinals.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("mp::schema");
+
+using Bus = import "bus.capnp";
+using Transport = import "transport.capnp";
+using Session = import "session.capnp";
+using Policy = import "policy.capnp";
+using Supervisor = import "supervisor.capnp";
+
+struct Header {
+  source @0 :Text;          # the sending service's bus name
+  incarnation @1 :UInt64;   # random per process start; a new value means the sender restarted
+  sequence @2 :UInt64;      # per-incarnation counter of messages sent
+  correlationId @3 :UInt64; # a reply carries its request's id
+  sentAtNs @4 :Int64;       # CLOCK_REALTIME, nanoseconds
+  deadlineNs @5 :Int64;     # requests: drop/answer unavailable after this (CLOCK_REALTIME ns)
+  idempotencyKey @6 :Text;  # mutating requests: a retry with the same key is applied once
+  stateVersion @7 :UInt64;  # numbered state updates (Clone): the authority's version after it
+}
+
+struct Envelope {
+  header @0 :Header;
+
+  union {
+    none @1 :Void;
+    unimplemented @2 :Envelope;   # echo of a request whose body the receiver does not know
+    error @3 :Bus.Error;
+    ack @4 :Bus.Ack;
+    probe @5 :Data;               # opaque payload: liveness probes and benchmarks
+
+    # bus
+    register @6 :Bus.Register;
+    unregister @7 :Bus.Unregister;
+    heartbeat @8 :Bus.Heartbeat;
+    presence @9 :Bus.Presence;
+    snapshotRequest @10 :Bus.SnapshotRequest;
+    busStatusRequest @11 :Bus.BusStatusRequest;
+    busStatus @12 :Bus.BusStatus;
+
+    # transport contract
+    stationAttach @13 :Transport.StationAttach;
+    stationDetach @14 :Transport.StationDetach;
+    transportSync @15 :Transport.TransportSync;
+    credentials @16 :Transport.Credentials;
+    displayAssignment @17 :Transport.DisplayAssignment;
+    simulateStations @18 :Transport.SimulateStations;
+
+    # session
+    userAdd @19 :Session.UserAdd;
+    userRemove @20 :Session.UserRemove;
+    userListRequest @21 :Session.UserListRequest;
+    userList @22 :Session.UserList;
+    authenticate @23 :Session.Authenticate;
+    logonResult @24 :Session.LogonResult;
+    stationRename @25 :Session.StationRename;
+    stationListRequest @26 :Session.StationListRequest;
+    stationList @27 :Session.StationList;
+    sessionStart @28 :Session.SessionStart;
+    sessionEnd @29 :Session.SessionEnd;
+    sessionListRequest @30 :Session.SessionListRequest;
+    sessionList @31 :Session.SessionList;
+    sessionSnapshot @32 :Session.Snapshot;
+    stationUpdate @33 :Session.StationUpdate;
+    userUpdate @34 :Session.UserUpdate;
+    sessionUpdate @35 :Session.SessionUpdate;
+    sessionRecord @36 :Session.SessionRecord;
+
+    # policy
+    setBlock @37 :Policy.SetBlock;
+    effectivePolicy @38 :Policy.EffectivePolicy;
+
+    # supervisor
+    statusRequest @39 :Supervisor.StatusRequest;
+    statusReport @40 :Supervisor.StatusReport;
+    serviceControl @41 :Supervisor.ServiceControl;
+    alarm @42 :Supervisor.Alarm;
+  }
+}

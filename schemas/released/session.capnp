@@ -1,0 +1,140 @@
+@0xea220376a61744fc;
+# mp-session: the authority for stations, users and sessions. Requests go to the service
+# "session"; numbered updates are published on topics "session.station", "session.user" and
+# "session.session" with header.stateVersion set. Evolve by ordinal only.
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("mp::schema");
+
+using Bus = import "bus.capnp";
+using Transport = import "transport.capnp";
+
+enum Role {
+  unknown @0;
+  standard @1;   # a student: may log on to a station
+  admin @2;      # may manage users, stations and services
+  dashboard @3;  # a teacher: may use the dashboard
+}
+
+enum StationState {
+  unknown @0;
+  attached @1;   # the transport has it now
+  detached @2;   # known, but the transport does not have it (client gone, hub unplugged)
+}
+
+enum SessionState {
+  unknown @0;
+  active @1;
+  disconnected @2;  # the station went away; the session is kept until log off
+  ended @3;
+}
+
+struct Station {
+  key @0 :Text;
+  name @1 :Text;          # operator-given; defaults to the key
+  transport @2 :Text;
+  state @3 :StationState;
+  clientName @4 :Text;
+  address @5 :Text;
+  capabilities @6 :Transport.Capabilities;
+  attachedAtNs @7 :Int64;
+  sessionId @8 :UInt64;   # 0: no session
+}
+
+struct User {
+  name @0 :Text;
+  role @1 :Role;
+  createdAtNs @2 :Int64;
+}
+
+struct SessionRecord {
+  id @0 :UInt64;
+  stationKey @1 :Text;
+  user @2 :Text;
+  display @3 :Text;
+  state @4 :SessionState;
+  startedAtNs @5 :Int64;
+  endedAtNs @6 :Int64;
+  unixUser @7 :Text;
+}
+
+struct UserAdd {
+  # Reply: Ack. Invalid name/role/weak password: error invalid. Existing name: error invalid.
+  name @0 :Text;
+  role @1 :Role;
+  password @2 :Text;
+}
+
+struct UserRemove {
+  name @0 :Text;
+}
+
+struct UserListRequest {}
+
+struct UserList {
+  users @0 :List(User);
+}
+
+struct Authenticate {
+  # Reply: LogonResult. Never says which of name or password was wrong.
+  user @0 :Text;
+  password @1 :Text;
+  clientAddress @2 :Text;
+}
+
+struct LogonResult {
+  ok @0 :Bool;
+  role @1 :Role;
+  reason @2 :Text;
+  session @3 :SessionRecord;   # set when the logon was for a station
+}
+
+struct StationRename {
+  key @0 :Text;
+  name @1 :Text;
+}
+
+struct StationListRequest {}
+
+struct StationList {
+  stations @0 :List(Station);
+}
+
+struct SessionStart {
+  # Open (or return the existing) session for `user` on a station. Reply: SessionRecord.
+  stationKey @0 :Text;
+  user @1 :Text;
+}
+
+struct SessionEnd {
+  # Log off. Reply: Ack.
+  sessionId @0 :UInt64;
+}
+
+struct SessionListRequest {}
+
+struct SessionList {
+  sessions @0 :List(SessionRecord);
+}
+
+struct Snapshot {
+  # Reply to a Bus.SnapshotRequest for topic "session".
+  info @0 :Bus.SnapshotResponse;
+  stations @1 :List(Station);
+  users @2 :List(User);
+  sessions @3 :List(SessionRecord);
+}
+
+struct StationUpdate {
+  station @0 :Station;
+  removed @1 :Bool;
+}
+
+struct UserUpdate {
+  user @0 :User;
+  removed @1 :Bool;
+}
+
+struct SessionUpdate {
+  session @0 :SessionRecord;
+}
