@@ -9,6 +9,7 @@
 #include "mp/bus/endpoints.h"
 #include "mp/bus/service_main.h"
 #include "mpctl.h"
+#include "policy_cli.h"
 #include "tables.h"
 
 int main(int argc, char** argv) {
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
   tap->add_option("--count", count, "exit after this many messages")->check(CLI::PositiveNumber);
   tap->add_option("TOPIC-PREFIX", prefix, "only topics starting with this (default: all)");
 
+  mp::mpctl::PolicyCli policy(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,7 +80,9 @@ int main(int argc, char** argv) {
   // The library's own logs go to stderr and only when they matter: stdout is for answers.
   mp::bus::setup_logging("mpctl", "warn");
   mp::mpctl::Mpctl mpctl(mp::mpctl::MpctlOptions{.runtime_dir = runtime_dir,
-                                                 .timeout = std::chrono::milliseconds(timeout_ms)});
+                                                 .timeout = std::chrono::milliseconds(timeout_ms),
+                                                 .operator_name = mp::mpctl::current_operator()});
+  if (auto code = policy.run(mpctl)) return *code;
   if (status->parsed()) return mpctl.status(json);
   if (stations->parsed()) return mpctl.stations(json);
   if (user_list->parsed()) return mpctl.user_list(json);

@@ -58,8 +58,9 @@ std::optional<int> Mpctl::check_reachable() {
 
 mp::bus::Client& Mpctl::client() {
   if (!client_) {
-    client_ = std::make_unique<mp::bus::Client>(context_, reactor_, endpoints_,
-                                                mp::bus::ClientOptions{.service = "mpctl"});
+    client_ = std::make_unique<mp::bus::Client>(
+        context_, reactor_, endpoints_,
+        mp::bus::ClientOptions{.service = "mpctl", .operator_name = options_.operator_name});
   }
   return *client_;
 }

@@ -6,14 +6,17 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mp/bus/client.h"
 #include "mp/bus/endpoints.h"
 #include "mp/bus/reactor.h"
+#include "policy.capnp.h"
 #include "session.capnp.h"
 #include "supervisor.capnp.h"
 
@@ -29,6 +32,26 @@ inline constexpr int unreachable = 3;
 struct MpctlOptions {
   std::filesystem::path runtime_dir;
   std::chrono::milliseconds timeout{3000};
+  std::string operator_name;  // header.operator: who the commands act for (see current_operator)
+};
+
+// Whom a policy command is about: every station, or a name that is a known group, else a
+// station key.
+struct PolicyTarget {
+  bool all = false;
+  std::string name;
+};
+
+struct ScheduleRequest {
+  PolicyTarget target;
+  std::uint8_t days = 0;
+  std::uint16_t start_minute = 0;
+  std::uint16_t end_minute = 0;
+  enum class Kind { block, web, usb_lock } kind = Kind::block;
+  std::string message;                                      // block
+  mp::schema::WebMode web_mode = mp::schema::WebMode::OFF;  // web
+  std::vector<std::string> domains;                         // web
+  std::string label;
 };
 
 class Mpctl {
@@ -46,7 +69,31 @@ class Mpctl {
   // Prints every message on the tap under `prefix` until SIGINT/SIGTERM, or `count` messages.
   int tap(const std::string& prefix, bool json, std::uint64_t count);
 
+  // Policy (service "policy"); mutating commands carry an idempotency key.
+  int block(const PolicyTarget& target, bool blocked, const std::string& message);
+  // Adds (or removes) domains on a list; adding also sets the matching mode (allowOnly for the
+  // allow list, blockOnly for the block list) on the same scope.
+  int web_list(const PolicyTarget& target, mp::schema::WebList list,
+               const std::vector<std::string>& domains, bool remove, bool replace);
+  int web_mode(const PolicyTarget& target, mp::schema::WebMode mode);
+  int web_show(bool json);
+  int policy_show(bool json);
+  int usb(const PolicyTarget& target, bool locked);
+  int schedule_add(const ScheduleRequest& request);
+  int schedule_list(bool json);
+  int schedule_remove(std::uint64_t id);
+  int group_edit(const std::string& name, const std::vector<std::string>& stations, bool remove);
+  int group_list(bool json);
+  int audit(bool json, std::uint32_t limit);
+
  private:
+  using ScopeFill = std::function<void(mp::schema::Scope::Builder)>;
+  // The scope `target` names (asking mp-policy whether a name is a group), and its name for
+  // people; an exit code when it cannot tell.
+  std::optional<int> resolve(const PolicyTarget& target, ScopeFill* scope, std::string* name);
+  // Sends one mutating request to mp-policy; prints the Ack's detail or the refusal.
+  int policy_change(const mp::bus::Build& body, const std::string& done);
+  std::optional<mp::bus::Reply> policy_report(int* failure);
   // Fails (exit code 3, message printed) when the bus's request socket does not exist.
   std::optional<int> check_reachable();
   mp::bus::Client& client();
@@ -67,5 +114,7 @@ class Mpctl {
 std::optional<std::string> read_password(int fd, const std::string& prompt);
 // 32 random hex digits: an idempotency key for a mutating request.
 std::string random_key();
+// The person running mpctl: $SUDO_USER under sudo, else the login name of the real uid.
+std::string current_operator();
 
 }  // namespace mp::mpctl

@@ -1,0 +1,286 @@
+#include "effective_policy.h"
+
+#include <algorithm>
+#include <ctime>
+#include <iterator>
+#include <optional>
+#include <vector>
+
+namespace mp::policy {
+
+std::string ScopeRef::describe() const {
+  switch (kind) {
+    case ScopeKind::all:
+      return "all";
+    case ScopeKind::group:
+      return "group:" + name;
+    case ScopeKind::station:
+      return "station:" + name;
+  }
+  return "?";
+}
+
+namespace {
+
+// A flag-like attribute (block, USB) decided at one scope.
+struct FlagValue {
+  bool on = false;
+  std::string message;  // block only
+  std::string source;
+};
+
+struct WebValue {
+  WebMode mode = WebMode::OFF;
+  std::vector<std::string> domains;
+  std::string source;
+};
+
+std::string source_of(const ScopeRef& scope) {
+  switch (scope.kind) {
+    case ScopeKind::all:
+      return "all";
+    case ScopeKind::group:
+      return "group:" + scope.name;
+    case ScopeKind::station:
+      return "station";
+  }
+  return "?";
+}
+
+std::string schedule_source(const Schedule& schedule) {
+  return "schedule " + std::to_string(schedule.id);
+}
+
+int restrictiveness(WebMode mode) {
+  switch (mode) {
+    case WebMode::ALLOW_ONLY:
+      return 3;
+    case WebMode::BLOCK_ONLY:
+      return 2;
+    case WebMode::OFF:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+std::vector<std::string> intersect(const std::vector<std::string>& a,
+                                   const std::vector<std::string>& b) {
+  std::vector<std::string> out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+std::vector<std::string> unite(const std::vector<std::string>& a,
+                               const std::vector<std::string>& b) {
+  std::vector<std::string> out;
+  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+void add_source(std::string& sources, const std::string& source) {
+  if (!sources.empty()) sources += ",";
+  sources += source;
+}
+
+// The most restrictive of several flag values: any `on` wins (the first one gives the message).
+std::optional<FlagValue> merge_flags(std::vector<FlagValue> values) {
+  if (values.empty()) return std::nullopt;
+  std::optional<FlagValue> merged;
+  for (auto& value : values) {
+    if (!merged || (value.on && !merged->on)) {
+      merged = value;
+    } else if (value.on == merged->on) {
+      add_source(merged->source, value.source);
+    }
+  }
+  return merged;
+}
+
+std::optional<WebValue> merge_web(std::vector<WebValue> values) {
+  if (values.empty()) return std::nullopt;
+  std::optional<WebValue> merged;
+  for (auto& value : values) {
+    if (!merged || restrictiveness(value.mode) > restrictiveness(merged->mode)) {
+      merged = std::move(value);
+    } else if (value.mode == merged->mode) {
+      if (value.mode == WebMode::ALLOW_ONLY) {
+        merged->domains = intersect(merged->domains, value.domains);
+      } else if (value.mode == WebMode::BLOCK_ONLY) {
+        merged->domains = unite(merged->domains, value.domains);
+      }
+      add_source(merged->source, value.source);
+    }
+  }
+  return merged;
+}
+
+// Active schedules at one scope, lowest id first.
+std::vector<const Schedule*> active_at(const PolicyState& state, const ScopeRef& scope,
+                                       ScheduleKind kind, LocalMinute now) {
+  std::vector<const Schedule*> out;
+  for (const auto& [id, schedule] : state.schedules) {
+    if (schedule.kind == kind && schedule.scope == scope && schedule_active(schedule, now)) {
+      out.push_back(&schedule);
+    }
+  }
+  return out;
+}
+
+const ScopeSettings* settings_at(const PolicyState& state, const ScopeRef& scope) {
+  auto it = state.scopes.find(scope);
+  return it == state.scopes.end() ? nullptr : &it->second;
+}
+
+std::optional<FlagValue> block_at(const PolicyState& state, const ScopeRef& scope,
+                                  LocalMinute now) {
+  auto schedules = active_at(state, scope, ScheduleKind::block, now);
+  if (!schedules.empty()) {
+    std::vector<FlagValue> values;
+    for (const Schedule* s : schedules) {
+      values.push_back({true, s->block_message, schedule_source(*s)});
+    }
+    return merge_flags(std::move(values));
+  }
+  const ScopeSettings* settings = settings_at(state, scope);
+  if (!settings || settings->block == Setting::UNKNOWN) return std::nullopt;
+  bool on = settings->block == Setting::ON;
+  return FlagValue{on, on ? settings->block_message : std::string(), source_of(scope)};
+}
+
+std::optional<FlagValue> usb_at(const PolicyState& state, const ScopeRef& scope, LocalMinute now) {
+  auto schedules = active_at(state, scope, ScheduleKind::usb_lock, now);
+  if (!schedules.empty()) {
+    std::vector<FlagValue> values;
+    for (const Schedule* s : schedules) values.push_back({true, {}, schedule_source(*s)});
+    return merge_flags(std::move(values));
+  }
+  const ScopeSettings* settings = settings_at(state, scope);
+  if (!settings || settings->usb_lock == Setting::UNKNOWN) return std::nullopt;
+  return FlagValue{settings->usb_lock == Setting::ON, {}, source_of(scope)};
+}
+
+std::optional<WebValue> web_at(const PolicyState& state, const ScopeRef& scope, LocalMinute now) {
+  auto schedules = active_at(state, scope, ScheduleKind::web, now);
+  if (!schedules.empty()) {
+    std::vector<WebValue> values;
+    for (const Schedule* s : schedules) {
+      values.push_back({s->web_mode,
+                        s->web_mode == WebMode::OFF ? std::vector<std::string>() : s->domains,
+                        schedule_source(*s)});
+    }
+    return merge_web(std::move(values));
+  }
+  const ScopeSettings* settings = settings_at(state, scope);
+  if (!settings || settings->web_mode == WebMode::UNKNOWN) return std::nullopt;
+  WebValue value{settings->web_mode, {}, source_of(scope)};
+  if (settings->web_mode == WebMode::ALLOW_ONLY) value.domains = settings->allow_list;
+  if (settings->web_mode == WebMode::BLOCK_ONLY) value.domains = settings->block_list;
+  return value;
+}
+
+// Station, then the station's groups (merged), then all: the first level with a value.
+template <typename Value, typename At, typename Merge>
+std::optional<Value> decide(const PolicyState& state, const std::string& station_key,
+                            const std::vector<std::string>& groups, LocalMinute now, At at,
+                            Merge merge) {
+  if (!station_key.empty()) {
+    if (auto value = at(state, ScopeRef::station(station_key), now)) return value;
+  }
+  std::vector<Value> group_values;
+  for (const auto& group : groups) {
+    if (auto value = at(state, ScopeRef::group(group), now)) group_values.push_back(*value);
+  }
+  if (auto merged = merge(std::move(group_values))) return merged;
+  return at(state, ScopeRef::all(), now);
+}
+
+Effective compute(const PolicyState& state, const std::string& station_key,
+                  const std::vector<std::string>& groups, LocalMinute now) {
+  Effective out;
+  out.station_key = station_key;
+  auto block = decide<FlagValue>(state, station_key, groups, now, block_at, merge_flags);
+  if (block) {
+    out.blocked = block->on;
+    out.block_message = block->message;
+    out.block_source = block->source;
+  } else {
+    out.block_source = "default";
+  }
+  auto usb = decide<FlagValue>(state, station_key, groups, now, usb_at, merge_flags);
+  if (usb) {
+    out.usb_locked = usb->on;
+    out.usb_source = usb->source;
+  } else {
+    out.usb_source = "default";
+  }
+  auto web = decide<WebValue>(state, station_key, groups, now, web_at, merge_web);
+  if (web) {
+    out.web_mode = web->mode;
+    out.domains = std::move(web->domains);
+    out.web_source = web->source;
+  } else {
+    out.web_mode = WebMode::OFF;
+    out.web_source = "default";
+  }
+  return out;
+}
+
+}  // namespace
+
+LocalMinute local_minute(std::int64_t realtime_ns) {
+  std::time_t seconds = static_cast<std::time_t>(realtime_ns / 1'000'000'000);
+  if (realtime_ns < 0 && realtime_ns % 1'000'000'000 != 0) --seconds;
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  return LocalMinute{(local.tm_wday + 6) % 7, local.tm_hour * 60 + local.tm_min};
+}
+
+bool schedule_active(const Schedule& schedule, LocalMinute now) {
+  if ((schedule.days & (1u << now.weekday)) == 0) return false;
+  return now.minute >= schedule.start_minute && now.minute < schedule.end_minute;
+}
+
+Effective compute_effective(const PolicyState& state, const std::string& station_key,
+                            LocalMinute now) {
+  std::vector<std::string> groups;
+  if (!station_key.empty()) {
+    for (const auto& [name, members] : state.groups) {
+      if (members.contains(station_key)) groups.push_back(name);
+    }
+  }
+  return compute(state, station_key, groups, now);
+}
+
+std::set<std::string> stations_to_publish(const PolicyState& state,
+                                          const std::set<std::string>& known) {
+  std::set<std::string> stations = known;
+  stations.insert("");
+  for (const auto& [scope, settings] : state.scopes) {
+    if (scope.kind == ScopeKind::station) stations.insert(scope.name);
+  }
+  for (const auto& [name, members] : state.groups) stations.insert(members.begin(), members.end());
+  for (const auto& [id, schedule] : state.schedules) {
+    if (schedule.scope.kind == ScopeKind::station) stations.insert(schedule.scope.name);
+  }
+  return stations;
+}
+
+std::map<std::string, Effective> compute_all(const PolicyState& state,
+                                             const std::set<std::string>& stations,
+                                             LocalMinute now) {
+  std::map<std::string, std::vector<std::string>> groups_of;  // groups in name order
+  for (const auto& [name, members] : state.groups) {
+    for (const auto& member : members) groups_of[member].push_back(name);
+  }
+  static const std::vector<std::string> kNoGroups;
+  std::map<std::string, Effective> out;
+  for (const auto& station : stations) {
+    auto it = station.empty() ? groups_of.end() : groups_of.find(station);
+    out.emplace(station,
+                compute(state, station, it == groups_of.end() ? kNoGroups : it->second, now));
+  }
+  return out;
+}
+
+}  // namespace mp::policy

@@ -1,0 +1,90 @@
+// Desired policy as mp-policy holds it in memory: settings per scope, groups, schedules. The
+// store (policy_store.h) persists exactly this; effective_policy.h turns it into what applies to
+// each station.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "policy.capnp.h"
+
+namespace mp::policy {
+
+using mp::schema::Setting;
+using mp::schema::WebMode;
+
+enum class ScopeKind : std::uint8_t { all = 0, group = 1, station = 2 };
+
+struct ScopeRef {
+  ScopeKind kind = ScopeKind::all;
+  std::string name;  // group name or station key; empty for `all`
+
+  static ScopeRef all() { return {}; }
+  static ScopeRef group(std::string name) { return {ScopeKind::group, std::move(name)}; }
+  static ScopeRef station(std::string key) { return {ScopeKind::station, std::move(key)}; }
+  auto operator<=>(const ScopeRef&) const = default;
+  bool operator==(const ScopeRef&) const = default;
+  // "all", "group:NAME", "station:KEY": for audit details and logs.
+  std::string describe() const;
+};
+
+// What is set at one scope; `unknown` inherits from the wider scope. Lists are sorted, unique,
+// normalised; a list has effect only while the scope's web mode selects it.
+struct ScopeSettings {
+  Setting block = Setting::UNKNOWN;
+  std::string block_message;
+  WebMode web_mode = WebMode::UNKNOWN;
+  std::vector<std::string> allow_list;
+  std::vector<std::string> block_list;
+  Setting usb_lock = Setting::UNKNOWN;
+
+  bool empty() const {
+    return block == Setting::UNKNOWN && block_message.empty() && web_mode == WebMode::UNKNOWN &&
+           allow_list.empty() && block_list.empty() && usb_lock == Setting::UNKNOWN;
+  }
+  bool operator==(const ScopeSettings&) const = default;
+};
+
+enum class ScheduleKind : std::uint8_t { block = 0, web = 1, usb_lock = 2 };
+
+struct Schedule {
+  std::uint64_t id = 0;
+  ScopeRef scope;
+  std::uint8_t days = 0;  // bit 0 = Monday ... bit 6 = Sunday
+  std::uint16_t start_minute = 0;
+  std::uint16_t end_minute = 0;  // exclusive, up to 1440
+  ScheduleKind kind = ScheduleKind::block;
+  std::string block_message;            // kind block
+  WebMode web_mode = WebMode::UNKNOWN;  // kind web
+  std::vector<std::string> domains;     // kind web: sorted, unique
+  std::string label;
+  bool operator==(const Schedule&) const = default;
+};
+
+struct PolicyState {
+  std::map<ScopeRef, ScopeSettings> scopes;             // only non-empty ones
+  std::map<std::string, std::set<std::string>> groups;  // name -> station keys
+  std::map<std::uint64_t, Schedule> schedules;          // by id
+  std::uint64_t next_schedule_id = 1;
+  bool operator==(const PolicyState&) const = default;
+};
+
+// What applies to one station now: the body of "policy.effective" updates.
+struct Effective {
+  std::string station_key;
+  bool blocked = false;
+  std::string block_message;
+  WebMode web_mode = WebMode::OFF;
+  std::vector<std::string> domains;  // the allow list (allowOnly) or block list (blockOnly)
+  bool usb_locked = false;
+  std::string block_source;
+  std::string web_source;
+  std::string usb_source;
+  bool operator==(const Effective&) const = default;
+};
+
+}  // namespace mp::policy

@@ -1,0 +1,104 @@
+// The durable state of mp-policy: desired policy (scopes, lists, groups, schedules), the
+// effective policy last published per station with the state version, the audit log, and the
+// replies of applied mutating requests (for idempotent retries). SQLite in WAL mode with
+// synchronous=FULL: a committed transaction survives kill -9 and power loss. One writer: the
+// service's thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy_model.h"
+
+struct sqlite3;
+
+namespace mp::policy {
+
+// A mutating request already applied under an idempotency key, and what it answered.
+struct AppliedRequest {
+  std::string body;                 // body name of the request, e.g. "setBlock"
+  std::vector<std::uint8_t> reply;  // mp::bus::body_to_bytes of the reply
+};
+
+struct AuditRecord {
+  std::int64_t at_ns = 0;
+  std::string operator_name;
+  std::string source;
+  std::string action;
+  std::string detail;
+  std::vector<std::string> stations;
+  bool operator==(const AuditRecord&) const = default;
+};
+
+class PolicyStore {
+ public:
+  // Opens (creating if needed, mode 0600) and migrates the database. Throws std::runtime_error
+  // if the file cannot be opened, is not a database, or was written by a newer schema.
+  explicit PolicyStore(const std::filesystem::path& file);
+  ~PolicyStore();
+  PolicyStore(const PolicyStore&) = delete;
+  PolicyStore& operator=(const PolicyStore&) = delete;
+
+  // True if the database held state before this process opened it (the restart path).
+  bool existed_before() const { return existed_before_; }
+  const std::filesystem::path& file() const { return file_; }
+
+  // One transaction; rolled back unless commit() is called.
+  class Transaction {
+   public:
+    explicit Transaction(PolicyStore& store);  // BEGIN IMMEDIATE: takes the write lock now
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+
+   private:
+    PolicyStore& store_;
+    bool open_ = true;
+  };
+
+  std::uint64_t state_version();
+  void set_state_version(std::uint64_t version);
+
+  PolicyState load_state();
+  // Writes what differs between `before` (what the store holds now) and `after`.
+  void save_state(const PolicyState& before, const PolicyState& after);
+
+  // The effective policy last published for each station (the Clone state).
+  std::map<std::string, Effective> load_published();
+  void put_published(const Effective& effective);
+
+  void add_audit(const AuditRecord& record);
+  // Newest first; entries at or after `since_ns`.
+  std::vector<AuditRecord> audit(std::size_t limit, std::int64_t since_ns);
+  void prune_audit(std::size_t keep_at_most);
+  std::size_t audit_count();
+
+  std::optional<AppliedRequest> applied_request(std::string_view key);
+  void record_applied_request(std::string_view key, const AppliedRequest& applied,
+                              std::int64_t now_ns);
+  // Forgets keys applied before `older_than_ns`, then the oldest beyond `keep_at_most`.
+  void prune_applied_requests(std::int64_t older_than_ns, std::size_t keep_at_most);
+  std::size_t applied_request_count();
+
+ private:
+  void execute(const char* sql);
+  int user_version();
+  void migrate();
+  void save_scope(const ScopeRef& scope, const ScopeSettings* before, const ScopeSettings* after);
+  void save_group(const std::string& name, const std::set<std::string>* before,
+                  const std::set<std::string>* after);
+  void insert_schedule(const Schedule& schedule);
+  void delete_schedule(std::uint64_t id);
+
+  std::filesystem::path file_;
+  sqlite3* db_ = nullptr;
+  bool existed_before_ = false;
+};
+
+}  // namespace mp::policy
