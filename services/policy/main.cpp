@@ -1,37 +1,19 @@
 // mp-policy: desired policy (blocks, web lists, USB lockdown, groups, schedules) and the effective
 // policy per station. Thin: flags, logging, the state file, the bus client, the stations from
 // mp-session, a timer at every minute boundary for schedules, then the loop until SIGTERM.
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <filesystem>
 #include <functional>
 
 #include "mp/bus/client.h"
 #include "mp/bus/endpoints.h"
 #include "mp/bus/service_main.h"
+#include "mp/service/service_main.h"
 #include "policy_service.h"
 #include "policy_store.h"
 #include "session_stations.h"
-
-namespace {
-
-// Two mp-policy on one database would hand out the same versions; the second refuses.
-int lock_state_dir(const std::filesystem::path& dir) {
-  auto path = dir / "policy.lock";
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    spdlog::critical("another mp-policy already uses {} (lock {})", dir.string(), path.string());
-    return -1;
-  }
-  return fd;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"mp-policy: blocks, web filtering lists, USB lockdown and schedules"};
@@ -44,17 +26,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  if (!mp::bus::setup_logging("policy", log_level)) {
-    std::fprintf(stderr, "mp-policy: unknown log level '%s'\n", log_level.c_str());
-    return 2;
+  if (int exit_code = mp::service::prepare_service("policy", log_level, state_dir)) {
+    return exit_code;
   }
-  std::error_code error;
-  std::filesystem::create_directories(state_dir, error);
-  if (error) {
-    spdlog::critical("cannot create state dir {}: {}", state_dir, error.message());
-    return 1;
-  }
-  if (lock_state_dir(state_dir) < 0) return 1;
 
   try {
     mp::policy::PolicyStore store(std::filesystem::path(state_dir) / "policy.db");

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "domain_name.h"
+#include "mp/service/idempotency.h"
 #include "validation.h"
 
 namespace mp::policy {
@@ -17,6 +18,8 @@ using mp::bus::Incoming;
 using mp::bus::set_error;
 using mp::schema::Envelope;
 using mp::schema::Error;
+using mp::service::answer_retry;
+using mp::service::record_reply;
 
 constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
 constexpr std::size_t kMaxMessageCharacters = 500;
@@ -32,18 +35,6 @@ constexpr std::size_t kDomainsInDetail = 5;
 // pass validation as "ok".
 std::string_view view(kj::StringPtr text) { return {text.begin(), text.size()}; }
 std::string text(kj::StringPtr wire) { return std::string(view(wire)); }
-
-AppliedRequest record_reply(std::string body, Envelope::Reader reply) {
-  return AppliedRequest{.body = std::move(body), .reply = mp::bus::body_to_bytes(reply)};
-}
-
-void replay_reply(const AppliedRequest& applied, Envelope::Builder reply) {
-  try {
-    mp::bus::body_from_bytes(applied.reply, reply);
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(std::string("a stored reply is corrupt: ") + e.what());
-  }
-}
 
 // Bytes a text may take in a Cap'n Proto message: its pointer, its NUL-terminated padded body,
 // and a far-pointer landing pad (the bus builds messages in growing segments; every text that
@@ -326,16 +317,8 @@ bool PolicyService::mutate(const Incoming& request, Envelope::Builder reply, con
   m.now_ns = now_ns();
   m.next = state_;
   PolicyStore::Transaction transaction(store_);
-  if (!key.empty()) {
-    if (auto applied = store_.applied_request(key)) {
-      if (applied->body != body) {
-        set_error(reply, Error::Kind::INVALID,
-                  "idempotency key '" + key + "' was already used for a " + applied->body);
-      } else {
-        replay_reply(*applied, reply);
-      }
-      return true;  // nothing changes: the transaction rolls back
-    }
+  if (!key.empty() && answer_retry(store_.applied_request(key), key, body, reply)) {
+    return true;  // nothing changes: the transaction rolls back
   }
   std::string error = apply(m, reply);
   std::vector<Effective> changes;

@@ -1,9 +1,5 @@
 #include "policy_store.h"
 
-#include <fcntl.h>
-#include <sqlite3.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <iterator>
@@ -13,77 +9,7 @@ namespace mp::policy {
 
 namespace {
 
-[[noreturn]] void fail(sqlite3* db, std::string_view what) {
-  throw std::runtime_error(std::string(what) + ": " + sqlite3_errmsg(db));
-}
-
-// One prepared statement; binds by 1-based index, reads columns by 0-based index.
-class Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &statement_, nullptr) !=
-        SQLITE_OK) {
-      fail(db, "cannot prepare '" + std::string(sql) + "'");
-    }
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& bind(int index, std::string_view text) {
-    check(sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()),
-                            SQLITE_TRANSIENT));
-    return *this;
-  }
-  Statement& bind(int index, std::int64_t value) {
-    check(sqlite3_bind_int64(statement_, index, value));
-    return *this;
-  }
-  Statement& bind(int index, std::uint64_t value) {
-    return bind(index, static_cast<std::int64_t>(value));
-  }
-  Statement& bind_blob(int index, const std::vector<std::uint8_t>& bytes) {
-    check(sqlite3_bind_blob(statement_, index, bytes.data(), static_cast<int>(bytes.size()),
-                            SQLITE_TRANSIENT));
-    return *this;
-  }
-  // For statements run many times in a loop.
-  void reset() {
-    sqlite3_reset(statement_);
-    sqlite3_clear_bindings(statement_);
-  }
-
-  bool step() {
-    int result = sqlite3_step(statement_);
-    if (result == SQLITE_ROW) return true;
-    if (result == SQLITE_DONE) return false;
-    fail(db_, "statement failed");
-  }
-  void run() {
-    while (step()) {
-    }
-  }
-
-  std::int64_t int64(int column) { return sqlite3_column_int64(statement_, column); }
-  std::uint64_t uint64(int column) { return static_cast<std::uint64_t>(int64(column)); }
-  std::string text(int column) {
-    auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
-    int size = sqlite3_column_bytes(statement_, column);
-    return data ? std::string(data, static_cast<std::size_t>(size)) : std::string();
-  }
-  std::vector<std::uint8_t> blob(int column) {
-    auto* data = static_cast<const std::uint8_t*>(sqlite3_column_blob(statement_, column));
-    int size = sqlite3_column_bytes(statement_, column);
-    return data ? std::vector<std::uint8_t>(data, data + size) : std::vector<std::uint8_t>();
-  }
-
- private:
-  void check(int result) {
-    if (result != SQLITE_OK) fail(db_, "cannot bind a parameter");
-  }
-  sqlite3* db_;
-  sqlite3_stmt* statement_ = nullptr;
-};
+using mp::service::Statement;
 
 // Schema migrations: entry i takes the database from user_version i to i + 1.
 // Append only; never edit a released step.
@@ -180,6 +106,10 @@ CREATE INDEX applied_requests_by_age ON applied_requests (applied_at_ns);
 )sql",
 };
 
+mp::service::Database::Options database_options() {
+  return {.program = "mp-policy", .migrations = kMigrations};
+}
+
 constexpr std::int64_t kAllowList = static_cast<std::int64_t>(mp::schema::WebList::ALLOW);
 constexpr std::int64_t kBlockList = static_cast<std::int64_t>(mp::schema::WebList::BLOCK);
 
@@ -214,87 +144,9 @@ std::vector<std::string> minus(const std::vector<std::string>& a,
 
 }  // namespace
 
-PolicyStore::PolicyStore(const std::filesystem::path& file) : file_(file) {
-  // Private from the start: SQLite gives its -wal and -shm files the database's mode.
-  int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) throw std::runtime_error("cannot open " + file.string());
-  ::close(fd);
+PolicyStore::PolicyStore(const std::filesystem::path& file) : db_(file, database_options()) {}
 
-  if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
-    std::string message = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    throw std::runtime_error("cannot open " + file.string() + ": " + message);
-  }
-  try {
-    sqlite3_busy_timeout(db_, 5000);
-    {
-      Statement wal(db_, "PRAGMA journal_mode = WAL");
-      if (!wal.step() || wal.text(0) != "wal") {
-        throw std::runtime_error("cannot switch " + file.string() + " to WAL mode");
-      }
-    }
-    // FULL: every commit is fsynced, so a committed change survives a crash of any kind.
-    execute("PRAGMA synchronous = FULL");
-    execute("PRAGMA foreign_keys = ON");
-    existed_before_ = user_version() > 0;
-    migrate();
-  } catch (...) {
-    sqlite3_close(db_);
-    throw;
-  }
-}
-
-PolicyStore::~PolicyStore() { sqlite3_close(db_); }
-
-void PolicyStore::execute(const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : "unknown error";
-    sqlite3_free(error);
-    throw std::runtime_error(std::string("SQLite: ") + message);
-  }
-}
-
-int PolicyStore::user_version() {
-  Statement s(db_, "PRAGMA user_version");
-  return s.step() ? static_cast<int>(s.int64(0)) : 0;
-}
-
-void PolicyStore::migrate() {
-  int version = user_version();
-  if (version > static_cast<int>(kMigrations.size())) {
-    throw std::runtime_error(file_.string() + " has schema version " + std::to_string(version) +
-                             ", newer than this mp-policy knows (" +
-                             std::to_string(kMigrations.size()) + ")");
-  }
-  for (auto step = static_cast<std::size_t>(version); step < kMigrations.size(); ++step) {
-    Transaction transaction(*this);
-    execute(kMigrations[step]);
-    execute(("PRAGMA user_version = " + std::to_string(step + 1)).c_str());
-    transaction.commit();
-  }
-}
-
-// Transactions -----------------------------------------------------------------------------
-
-PolicyStore::Transaction::Transaction(PolicyStore& store) : store_(store) {
-  store_.execute("BEGIN IMMEDIATE");
-}
-
-PolicyStore::Transaction::~Transaction() {
-  if (!open_) return;
-  try {
-    store_.execute("ROLLBACK");
-  } catch (const std::exception&) {
-    // A failed COMMIT may already have rolled back; nothing else to undo.
-  }
-}
-
-void PolicyStore::Transaction::commit() {
-  store_.execute("COMMIT");
-  open_ = false;
-}
+PolicyStore::~PolicyStore() = default;
 
 // State version ----------------------------------------------------------------------------
 
@@ -583,38 +435,18 @@ std::size_t PolicyStore::audit_count() {
 // Applied requests -------------------------------------------------------------------------
 
 std::optional<AppliedRequest> PolicyStore::applied_request(std::string_view key) {
-  Statement s(db_, "SELECT body, reply FROM applied_requests WHERE key = ?1");
-  s.bind(1, key);
-  if (!s.step()) return std::nullopt;
-  return AppliedRequest{.body = s.text(0), .reply = s.blob(1)};
+  return applied_.find(key);
 }
 
 void PolicyStore::record_applied_request(std::string_view key, const AppliedRequest& applied,
                                          std::int64_t now_ns) {
-  Statement(db_,
-            "INSERT OR REPLACE INTO applied_requests (key, body, reply, applied_at_ns) "
-            "VALUES (?1, ?2, ?3, ?4)")
-      .bind(1, key)
-      .bind(2, applied.body)
-      .bind_blob(3, applied.reply)
-      .bind(4, now_ns)
-      .run();
+  applied_.record(key, applied, now_ns);
 }
 
 void PolicyStore::prune_applied_requests(std::int64_t older_than_ns, std::size_t keep_at_most) {
-  Statement(db_, "DELETE FROM applied_requests WHERE applied_at_ns < ?1")
-      .bind(1, older_than_ns)
-      .run();
-  Statement(db_,
-            "DELETE FROM applied_requests WHERE key IN (SELECT key FROM applied_requests "
-            "ORDER BY applied_at_ns DESC, rowid DESC LIMIT -1 OFFSET ?1)")
-      .bind(1, static_cast<std::int64_t>(keep_at_most))
-      .run();
+  applied_.prune(older_than_ns, keep_at_most);
 }
 
-std::size_t PolicyStore::applied_request_count() {
-  Statement s(db_, "SELECT COUNT(*) FROM applied_requests");
-  return s.step() ? static_cast<std::size_t>(s.int64(0)) : 0;
-}
+std::size_t PolicyStore::applied_request_count() { return applied_.count(); }
 
 }  // namespace mp::policy

@@ -13,17 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "mp/service/sqlite.h"
 #include "policy_model.h"
-
-struct sqlite3;
 
 namespace mp::policy {
 
-// A mutating request already applied under an idempotency key, and what it answered.
-struct AppliedRequest {
-  std::string body;                 // body name of the request, e.g. "setBlock"
-  std::vector<std::uint8_t> reply;  // mp::bus::body_to_bytes of the reply
-};
+using AppliedRequest = mp::service::AppliedRequest;
 
 struct AuditRecord {
   std::int64_t at_ns = 0;
@@ -45,21 +40,14 @@ class PolicyStore {
   PolicyStore& operator=(const PolicyStore&) = delete;
 
   // True if the database held state before this process opened it (the restart path).
-  bool existed_before() const { return existed_before_; }
-  const std::filesystem::path& file() const { return file_; }
+  bool existed_before() const { return db_.existed_before(); }
+  const std::filesystem::path& file() const { return db_.file(); }
 
   // One transaction; rolled back unless commit() is called.
-  class Transaction {
+  class Transaction : public mp::service::Database::Transaction {
    public:
-    explicit Transaction(PolicyStore& store);  // BEGIN IMMEDIATE: takes the write lock now
-    ~Transaction();
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-    void commit();
-
-   private:
-    PolicyStore& store_;
-    bool open_ = true;
+    // BEGIN IMMEDIATE: takes the write lock now
+    explicit Transaction(PolicyStore& store) : mp::service::Database::Transaction(store.db_) {}
   };
 
   std::uint64_t state_version();
@@ -87,18 +75,14 @@ class PolicyStore {
   std::size_t applied_request_count();
 
  private:
-  void execute(const char* sql);
-  int user_version();
-  void migrate();
   void save_scope(const ScopeRef& scope, const ScopeSettings* before, const ScopeSettings* after);
   void save_group(const std::string& name, const std::set<std::string>* before,
                   const std::set<std::string>* after);
   void insert_schedule(const Schedule& schedule);
   void delete_schedule(std::uint64_t id);
 
-  std::filesystem::path file_;
-  sqlite3* db_ = nullptr;
-  bool existed_before_ = false;
+  mp::service::Database db_;
+  mp::service::AppliedRequests applied_{db_};
 };
 
 }  // namespace mp::policy

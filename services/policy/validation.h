@@ -6,10 +6,12 @@
 #include <string>
 #include <string_view>
 
+#include "mp/service/validation.h"
+
 namespace mp::policy {
 
-// As mp-session's: 1..128 bytes of [A-Za-z0-9:._@/-], e.g. "rdp:lab-3", "usb:1-2.3".
-std::string check_station_key(std::string_view key);
+// 1..128 bytes of [A-Za-z0-9:._@/-], e.g. "rdp:lab-3", "usb:1-2.3".
+using mp::service::check_station_key;
 // ^[a-z0-9][a-z0-9_-]{0,31}$, e.g. "lab-a".
 std::string check_group_name(std::string_view name);
 // Free text (block messages, labels): at most `max_characters` code points of valid UTF-8,

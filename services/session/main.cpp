@@ -1,36 +1,17 @@
 // mp-session: the authority for stations, users and sessions. Thin: flags, logging, the state
 // file, the bus client, then the SessionService on one reactor until SIGTERM.
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <filesystem>
 
 #include "mp/bus/client.h"
 #include "mp/bus/endpoints.h"
 #include "mp/bus/service_main.h"
+#include "mp/service/service_main.h"
 #include "password.h"
 #include "session_service.h"
 #include "session_store.h"
-
-namespace {
-
-// Two mp-session on one state directory would hand out the same versions; the second refuses.
-int lock_state_dir(const std::filesystem::path& dir) {
-  auto path = dir / "session.lock";
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    spdlog::critical("another mp-session already uses {} (lock {})", dir.string(), path.string());
-    return -1;
-  }
-  return fd;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"mp-session: stations, users and sessions for multipoint"};
@@ -43,17 +24,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
-  if (!mp::bus::setup_logging("session", log_level)) {
-    std::fprintf(stderr, "mp-session: unknown log level '%s'\n", log_level.c_str());
-    return 2;
+  if (int exit_code = mp::service::prepare_service("session", log_level, state_dir)) {
+    return exit_code;
   }
-  std::error_code error;
-  std::filesystem::create_directories(state_dir, error);
-  if (error) {
-    spdlog::critical("cannot create state dir {}: {}", state_dir, error.message());
-    return 1;
-  }
-  if (lock_state_dir(state_dir) < 0) return 1;
 
   try {
     mp::session::SessionStore store(std::filesystem::path(state_dir) / "session.db");

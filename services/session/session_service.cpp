@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "mp/service/idempotency.h"
 #include "validation.h"
 
 namespace mp::session {
@@ -21,6 +22,8 @@ using mp::schema::Error;
 using mp::schema::Role;
 using mp::schema::SessionState;
 using mp::schema::StationState;
+using mp::service::answer_retry;
+using mp::service::record_reply;
 
 constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
 constexpr std::size_t kMaxClientNameBytes = 256;
@@ -44,18 +47,6 @@ std::uint16_t clamp_size(std::uint16_t requested, std::uint16_t fallback, std::u
                          std::uint16_t high) {
   if (requested == 0) return fallback;
   return std::clamp(requested, low, high);
-}
-
-AppliedRequest record_reply(std::string body, Envelope::Reader reply) {
-  return AppliedRequest{.body = std::move(body), .reply = mp::bus::body_to_bytes(reply)};
-}
-
-void replay_reply(const AppliedRequest& applied, Envelope::Builder reply) {
-  try {
-    mp::bus::body_from_bytes(applied.reply, reply);
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(std::string("a stored reply is corrupt: ") + e.what());
-  }
 }
 
 void fill(mp::schema::Station::Builder out, const Station& station) {
@@ -224,16 +215,8 @@ bool SessionService::mutate(const Incoming& request, Envelope::Builder reply, co
   Mutation m;
   m.now_ns = now_ns();
   SessionStore::Transaction transaction(store_);
-  if (!key.empty()) {
-    if (auto applied = store_.applied_request(key)) {
-      if (applied->body != body) {
-        set_error(reply, Error::Kind::INVALID,
-                  "idempotency key '" + key + "' was already used for a " + applied->body);
-      } else {
-        replay_reply(*applied, reply);
-      }
-      return true;  // nothing changes: the transaction rolls back
-    }
+  if (!key.empty() && answer_retry(store_.applied_request(key), key, body, reply)) {
+    return true;  // nothing changes: the transaction rolls back
   }
   apply(m, reply);
   if (reply.isError()) return true;  // refused: nothing was applied, nothing to remember

@@ -11,9 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mp/service/sqlite.h"
 #include "session.capnp.h"
-
-struct sqlite3;
 
 namespace mp::session {
 
@@ -60,11 +59,7 @@ struct SessionRecord {
   bool operator==(const SessionRecord&) const = default;
 };
 
-// A mutating request already applied under an idempotency key, and what it answered.
-struct AppliedRequest {
-  std::string body;                 // body name of the request, e.g. "userAdd"
-  std::vector<std::uint8_t> reply;  // a serialised Envelope holding only the reply body
-};
+using AppliedRequest = mp::service::AppliedRequest;
 
 class SessionStore {
  public:
@@ -76,21 +71,14 @@ class SessionStore {
   SessionStore& operator=(const SessionStore&) = delete;
 
   // True if the database held state before this process opened it (the restart path).
-  bool existed_before() const { return existed_before_; }
-  const std::filesystem::path& file() const { return file_; }
+  bool existed_before() const { return db_.existed_before(); }
+  const std::filesystem::path& file() const { return db_.file(); }
 
   // One transaction; rolled back unless commit() is called.
-  class Transaction {
+  class Transaction : public mp::service::Database::Transaction {
    public:
-    explicit Transaction(SessionStore& store);  // BEGIN IMMEDIATE: takes the write lock now
-    ~Transaction();
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-    void commit();
-
-   private:
-    SessionStore& store_;
-    bool open_ = true;
+    // BEGIN IMMEDIATE: takes the write lock now
+    explicit Transaction(SessionStore& store) : mp::service::Database::Transaction(store.db_) {}
   };
 
   std::uint64_t state_version();
@@ -124,13 +112,8 @@ class SessionStore {
   std::size_t applied_request_count();
 
  private:
-  void execute(const char* sql);
-  int user_version();
-  void migrate();
-
-  std::filesystem::path file_;
-  sqlite3* db_ = nullptr;
-  bool existed_before_ = false;
+  mp::service::Database db_;
+  mp::service::AppliedRequests applied_{db_};
 };
 
 }  // namespace mp::session

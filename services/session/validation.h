@@ -6,10 +6,12 @@
 #include <string>
 #include <string_view>
 
+#include "mp/service/validation.h"
+
 namespace mp::session {
 
 // 1..128 bytes of [A-Za-z0-9:._@/-], e.g. "rdp:lab-3", "usb:1-2.3", "video:card0-HDMI-A-1".
-std::string check_station_key(std::string_view key);
+using mp::service::check_station_key;
 // Like a Linux user name: ^[a-z_][a-z0-9_-]{0,31}$.
 std::string check_user_name(std::string_view name);
 // 1..64 printable characters (UTF-8; no control characters), no leading/trailing space.
