@@ -13,9 +13,11 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include "mp/bus/client.h"
 #include "mp/bus/endpoints.h"
 #include "mp/bus/reactor.h"
+
 #include "policy.capnp.h"
 #include "session.capnp.h"
 #include "supervisor.capnp.h"
@@ -94,6 +96,10 @@ class Mpctl {
   // Sends one mutating request to mp-policy; prints the Ack's detail or the refusal.
   int policy_change(const mp::bus::Build& body, const std::string& done);
   std::optional<mp::bus::Reply> policy_report(int* failure);
+  // `web show` and `policy show` differ only in how they render the one report.
+  using ReportJson = nlohmann::json (*)(mp::schema::PolicyReport::Reader);
+  using ReportText = std::string (*)(mp::schema::PolicyReport::Reader);
+  int show_policy_report(bool json, ReportJson to_json, ReportText to_text);
   // Fails (exit code 3, message printed) when the bus's request socket does not exist.
   std::optional<int> check_reachable();
   mp::bus::Client& client();

@@ -155,31 +155,22 @@ std::optional<mp::bus::Reply> Mpctl::policy_report(int* failure) {
   return reply;
 }
 
-int Mpctl::web_show(bool json) {
+int Mpctl::show_policy_report(bool json, ReportJson to_json, ReportText to_text) {
   int failure = exit_code::ok;
   auto reply = policy_report(&failure);
   if (!reply) return failure;
   auto report = reply->envelope().getPolicyReport();
   if (json) {
-    print_json(web_json(report));
+    print_json(to_json(report));
   } else {
-    std::fputs(web_text(report).c_str(), stdout);
+    std::fputs(to_text(report).c_str(), stdout);
   }
   return exit_code::ok;
 }
 
-int Mpctl::policy_show(bool json) {
-  int failure = exit_code::ok;
-  auto reply = policy_report(&failure);
-  if (!reply) return failure;
-  auto report = reply->envelope().getPolicyReport();
-  if (json) {
-    print_json(report_json(report));
-  } else {
-    std::fputs(report_text(report).c_str(), stdout);
-  }
-  return exit_code::ok;
-}
+int Mpctl::web_show(bool json) { return show_policy_report(json, web_json, web_text); }
+
+int Mpctl::policy_show(bool json) { return show_policy_report(json, report_json, report_text); }
 
 int Mpctl::usb(const PolicyTarget& target, bool locked) {
   if (auto failed = check_reachable()) return *failed;
