@@ -11,6 +11,7 @@ using Transport = import "transport.capnp";
 using Session = import "session.capnp";
 using Policy = import "policy.capnp";
 using Supervisor = import "supervisor.capnp";
+using Agent = import "agent.capnp";
 
 struct Header {
   source @0 :Text;          # the sending service's bus name
@@ -98,5 +99,21 @@ struct Envelope {
     policySnapshot @56 :Policy.PolicySnapshot;
     auditQuery @57 :Policy.AuditQuery;
     auditLog @58 :Policy.AuditLog;
+
+    # policy: shared domain lists
+    domainListFetch @59 :Policy.DomainListFetch;
+    domainListPage @60 :Policy.DomainListPage;
+
+    # session (grown)
+    sendMessage @61 :Session.SendMessage;
+    sendMessageResult @62 :Session.SendMessageResult;
+    messageReply @63 :Session.MessageReply;
+
+    # agent channel (mp-session <-> mp-agent, not the shared bus)
+    agentHeartbeat @64 :Agent.AgentHeartbeat;
+    agentState @65 :Agent.AgentState;
+    agentShowMessage @66 :Agent.AgentShowMessage;
+    agentReply @67 :Agent.AgentReply;
+    agentNoticeAcknowledged @68 :Agent.AgentNoticeAcknowledged;
   }
 }

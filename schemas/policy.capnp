@@ -133,9 +133,13 @@ struct ScopePolicy {
   allowList @4 :List(Text);
   blockList @5 :List(Text);
   usbLock @6 :Setting;
+  allowListRef @7 :DomainListRef;   # the whole allowList; in a PolicyReport allowList may be cut
+  blockListRef @8 :DomainListRef;
 }
 
-struct PolicyShowRequest {}
+struct PolicyShowRequest {
+  listLimit @0 :UInt32;   # at most this many domains of each list in the report; 0: 50
+}
 
 struct PolicyReport {
   scopes @0 :List(ScopePolicy);
@@ -180,4 +184,28 @@ struct EffectivePolicy {
   blockSource @6 :Text;     # which setting decided, e.g. "all", "group:lab-a", "schedule 3"
   webSource @7 :Text;
   usbSource @8 :Text;
+  domainList @9 :DomainListRef;   # since 0.2: the list, fetched with DomainListFetch;
+                                  # `domains` above stays empty so that policies stay small
+}
+
+struct DomainListRef {
+  # A shared domain list, named by its content: the SHA-256 (hex) of its normalised, sorted
+  # domains joined by newlines. The same key always means the same list, so consumers cache
+  # lists by key and fetch each one once however many stations use it.
+  key @0 :Text;      # empty: no list
+  count @1 :UInt32;
+}
+
+struct DomainListFetch {
+  # Request to "policy". Reply: DomainListPage. Unknown key: error invalid.
+  key @0 :Text;
+  offset @1 :UInt32;
+  limit @2 :UInt32;   # at most 10,000 per page; 0: 10,000
+}
+
+struct DomainListPage {
+  key @0 :Text;
+  total @1 :UInt32;
+  offset @2 :UInt32;
+  domains @3 :List(Text);
 }

@@ -55,7 +55,11 @@ struct SessionRecord {
   state @4 :SessionState;
   startedAtNs @5 :Int64;
   endedAtNs @6 :Int64;
-  unixUser @7 :Text;
+  unixUser @7 :Text;      # the Linux account the session runs as
+  xauthority @8 :Text;    # path of the display's Xauthority file (readable by the transport)
+  width @9 :UInt16;       # the display's size
+  height @10 :UInt16;
+  agentUp @11 :Bool;      # the session's mp-agent is connected and heartbeating
 }
 
 struct UserAdd {
@@ -107,8 +111,10 @@ struct SessionStart {
 }
 
 struct SessionEnd {
-  # Log off. Reply: Ack.
+  # Log off: the session's processes and display end. Reply: Ack. Names the session by id, or
+  # (when sessionId is 0) by the station that shows it.
   sessionId @0 :UInt64;
+  stationKey @1 :Text;
 }
 
 struct SessionListRequest {}
@@ -137,4 +143,31 @@ struct UserUpdate {
 
 struct SessionUpdate {
   session @0 :SessionRecord;
+}
+
+struct SendMessage {
+  # Request to "session": show an instant message in the sessions of these stations (empty list:
+  # every active session). Reply: SendMessageResult. Each delivered message gets an id; the
+  # student's answer is published on topic "session.reply" as a MessageReply.
+  stations @0 :List(Text);
+  text @1 :Text;
+  from @2 :Text;          # shown as the sender, e.g. the operator's name
+}
+
+struct SendMessageResult {
+  delivered @0 :List(Delivery);
+  struct Delivery {
+    stationKey @0 :Text;
+    messageId @1 :UInt64;   # 0: not delivered (no session, or its agent is not up)
+    reason @2 :Text;
+  }
+}
+
+struct MessageReply {
+  # Event on "session.reply": what a student answered to message `messageId`.
+  stationKey @0 :Text;
+  user @1 :Text;
+  messageId @2 :UInt64;
+  text @3 :Text;
+  atNs @4 :Int64;
 }

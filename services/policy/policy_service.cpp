@@ -72,7 +72,7 @@ bool known_mode(WebMode mode) {
 }
 
 std::string clock_text(unsigned minute) {
-  char out[8];
+  char out[16];  // room for any unsigned, so the compiler can prove no truncation
   std::snprintf(out, sizeof out, "%02u:%02u", minute / 60, minute % 60);
   return out;
 }
