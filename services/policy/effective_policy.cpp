@@ -31,7 +31,7 @@ struct FlagValue {
 
 struct WebValue {
   WebMode mode = WebMode::OFF;
-  std::vector<std::string> domains;
+  DomainList domains;
   std::string source;
 };
 
@@ -165,8 +165,7 @@ std::optional<WebValue> web_at(const PolicyState& state, const ScopeRef& scope, 
   if (!schedules.empty()) {
     std::vector<WebValue> values;
     for (const Schedule* s : schedules) {
-      values.push_back({s->web_mode,
-                        s->web_mode == WebMode::OFF ? std::vector<std::string>() : s->domains,
+      values.push_back({s->web_mode, s->web_mode == WebMode::OFF ? DomainList() : s->domains,
                         schedule_source(*s)});
     }
     return merge_web(std::move(values));

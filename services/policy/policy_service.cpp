@@ -30,6 +30,8 @@ constexpr std::size_t kMaxAuditLimit = 1000;
 // Headers, envelope and list overhead around what estimated_bytes counts.
 constexpr std::size_t kMessageMargin = 16 * 1024;
 constexpr std::size_t kDomainsInDetail = 5;
+constexpr std::size_t kDefaultListLimit = 50;
+constexpr std::size_t kMaxListPage = 10000;
 
 // Wire text, whole: kj's own conversion stops at the first NUL, which would let "ok\0<anything>"
 // pass validation as "ok".
@@ -48,9 +50,10 @@ std::size_t list_bytes(const std::vector<std::string>& list) {
   return bytes;
 }
 
+// An effective policy on the wire: its list travels separately (DomainListFetch).
 std::size_t estimated_bytes(const Effective& e) {
-  return 8 + text_bytes(e.station_key) + text_bytes(e.block_message) + text_bytes(e.block_source) +
-         text_bytes(e.web_source) + text_bytes(e.usb_source) + list_bytes(e.domains);
+  return 48 + text_bytes(e.station_key) + text_bytes(e.block_message) + text_bytes(e.block_source) +
+         text_bytes(e.web_source) + text_bytes(e.usb_source) + 96;
 }
 
 std::string mode_name(WebMode mode) {
@@ -140,12 +143,18 @@ void fill_list(capnp::List<capnp::Text>::Builder out, const std::vector<std::str
   for (unsigned i = 0; i < items.size(); ++i) out.set(i, items[i]);
 }
 
-void fill(mp::schema::EffectivePolicy::Builder out, const Effective& e, bool with_domains = true) {
+void fill(mp::schema::DomainListRef::Builder out, const ListRef& ref) {
+  out.setKey(ref.key);
+  out.setCount(ref.count);
+}
+
+// The list itself is not sent: `list` names it (since schema 0.2).
+void fill(mp::schema::EffectivePolicy::Builder out, const Effective& e, const ListRef& list) {
   out.setStationKey(e.station_key);
   out.setBlocked(e.blocked);
   out.setBlockMessage(e.block_message);
   out.setWebMode(e.web_mode);
-  if (with_domains) fill_list(out.initDomains(static_cast<unsigned>(e.domains.size())), e.domains);
+  fill(out.initDomainList(), list);
   out.setUsbStorageLocked(e.usb_locked);
   out.setBlockSource(e.block_source);
   out.setWebSource(e.web_source);
@@ -190,27 +199,17 @@ std::size_t schedule_bytes(const Schedule& s) {
          list_bytes(s.domains);
 }
 
-// Cuts an effective policy's list so that it fits in one message; logs it loudly.
-void fit(Effective& e, std::size_t budget) {
-  std::size_t bytes = estimated_bytes(e);
-  if (bytes <= budget) return;
-  std::size_t keep = e.domains.size();
-  while (keep > 0 && bytes > budget) bytes -= text_bytes(e.domains[--keep]);
-  spdlog::error(
-      "the effective web list of station '{}' ({} domains) does not fit in one bus message; "
-      "publishing the first {}",
-      e.station_key, e.domains.size(), keep);
-  e.domains.resize(keep);
-  e.web_source += " (truncated)";
-}
-
 }  // namespace
 
 PolicyService::PolicyService(PolicyStore& store, Publish publish, PolicyServiceOptions options)
     : store_(store), publish_(std::move(publish)), options_(std::move(options)) {
   state_ = store_.load_state();
   published_ = store_.load_published();
-  for (const auto& [key, effective] : published_) known_stations_.insert(key);
+  for (const auto& [key, effective] : published_) {
+    known_stations_.insert(key);
+    published_lists_[key] = lists_.add(effective.domains);
+  }
+  refresh_lists();
   if (store_.existed_before()) {
     // Restart path: the store is the state; the published versions go on from where they were.
     spdlog::info("restart: {} at state version {}: {} scopes, {} groups, {} schedules, {} stations",
@@ -291,7 +290,10 @@ bool PolicyService::handle(const Incoming& request, Envelope::Builder reply) {
       list_schedules(reply);
       return true;
     case Envelope::POLICY_SHOW_REQUEST:
-      show(reply);
+      show(envelope.getPolicyShowRequest(), reply);
+      return true;
+    case Envelope::DOMAIN_LIST_FETCH:
+      fetch_list(envelope.getDomainListFetch(), reply);
       return true;
     case Envelope::AUDIT_QUERY:
       query_audit(envelope.getAuditQuery(), reply);
@@ -358,42 +360,51 @@ std::vector<Effective> PolicyService::changes_for(const PolicyState& state, std:
   auto stations = stations_to_publish(state, known_stations_);
   auto effective = compute_all(state, stations, local_minute(now));
   std::vector<Effective> changes;
-  std::size_t budget = message_budget();
   for (auto& [key, e] : effective) {
     auto old = published_.find(key);
     if (old != published_.end() && old->second == e) continue;
-    if (estimated_bytes(e) > budget) {
-      if (error) {
-        *error = "the effective web list of station '" + key + "' would hold " +
-                 std::to_string(e.domains.size()) +
-                 " domains, more than one bus message carries; use fewer or shorter domains";
-        return {};
-      }
-      fit(e, budget);
-      if (old != published_.end() && old->second == e) continue;
-    }
     changes.push_back(std::move(e));
   }
+  // Lists travel separately, so every effective policy fits; only the snapshot of very many
+  // stations could not (it says so when asked).
+  (void)error;
   return changes;
 }
 
 std::uint64_t PolicyService::record_published(const std::vector<Effective>& changes) {
   std::uint64_t base = store_.state_version();
-  for (const auto& e : changes) store_.put_published(e);
+  for (const auto& e : changes) store_.put_published(e, lists_.add(e.domains).key);
+  if (!changes.empty()) store_.forget_unpublished_lists();
   if (!changes.empty()) store_.set_state_version(base + changes.size());
   return base + 1;
 }
 
 void PolicyService::publish_committed(const std::vector<Effective>& changes,
                                       std::uint64_t first_version) {
-  for (std::size_t i = 0; i < changes.size(); ++i) {
-    const Effective& e = changes[i];
+  for (const Effective& e : changes) {
     published_[e.station_key] = e;
     known_stations_.insert(e.station_key);
+    published_lists_[e.station_key] = lists_.add(e.domains);
+  }
+  // Lists first become fetchable, then the updates that name them go out.
+  refresh_lists();
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const Effective& e = changes[i];
+    const ListRef& list = published_lists_[e.station_key];
     publish_(
-        kEffectiveTopic, [&](Envelope::Builder out) { fill(out.initEffectivePolicy(), e); },
+        kEffectiveTopic, [&](Envelope::Builder out) { fill(out.initEffectivePolicy(), e, list); },
         first_version + i);
   }
+}
+
+void PolicyService::refresh_lists() {
+  std::vector<std::string> keep;
+  for (const auto& [station, ref] : published_lists_) keep.push_back(ref.key);
+  for (const auto& [scope, settings] : state_.scopes) {
+    keep.push_back(lists_.add(settings.allow_list).key);
+    keep.push_back(lists_.add(settings.block_list).key);
+  }
+  lists_.retain_only(keep);
 }
 
 void PolicyService::reevaluate() {
@@ -542,7 +553,7 @@ std::string PolicyService::edit_web_list(Mutation& m, mp::schema::EditWebList::R
     return e;
   }
   ScopeSettings& settings = m.next.scopes[scope];
-  std::vector<std::string>& list = block_list ? settings.block_list : settings.allow_list;
+  DomainList& list = block_list ? settings.block_list : settings.allow_list;
   std::vector<std::string> next;
   if (body.getReplace()) {
     next = add;
@@ -679,12 +690,14 @@ std::string PolicyService::add_schedule(Mutation& m, mp::schema::ScheduleAdd::Re
       if (!known_mode(schedule.web_mode) || schedule.web_mode == WebMode::UNKNOWN) {
         return "a web schedule's mode must be off, allowOnly or blockOnly";
       }
+      std::vector<std::string> domains;
       if (auto e =
               normalise_list(action.getWeb().getDomains(), schedule.web_mode != WebMode::ALLOW_ONLY,
-                             options_.max_domains_per_list, &schedule.domains);
+                             options_.max_domains_per_list, &domains);
           !e.empty()) {
         return e;
       }
+      schedule.domains = std::move(domains);
       what = "web " + mode_name(schedule.web_mode) + " " + std::to_string(schedule.domains.size()) +
              " domains";
       break;
@@ -748,7 +761,40 @@ void PolicyService::snapshot(mp::schema::SnapshotRequest::Reader body, Envelope:
   info.setVersion(store_.state_version());
   auto list = out.initEffective(static_cast<unsigned>(published_.size()));
   unsigned i = 0;
-  for (const auto& [key, e] : published_) fill(list[i++], e);
+  for (const auto& [key, e] : published_) fill(list[i++], e, published_lists_[key]);
+}
+
+void PolicyService::fetch_list(mp::schema::DomainListFetch::Reader body, Envelope::Builder reply) {
+  std::string key = text(body.getKey());
+  const std::vector<std::string>* list = lists_.find(key);
+  if (list == nullptr) {
+    std::string shown = check_text("", key, 64).empty() ? key : "<binary>";
+    set_error(reply, Error::Kind::INVALID, "no domain list '" + shown + "'");
+    return;
+  }
+  std::size_t offset = body.getOffset();
+  if (offset > list->size()) {
+    set_error(reply, Error::Kind::INVALID,
+              "offset " + std::to_string(offset) + " is past the list's end (" +
+                  std::to_string(list->size()) + " domains)");
+    return;
+  }
+  std::size_t limit = body.getLimit() == 0 ? kMaxListPage : body.getLimit();
+  limit = std::min(limit, kMaxListPage);
+  // Also bounded by bytes: 10,000 names of 253 bytes would not fit in one message.
+  std::size_t budget = message_budget(), bytes = 0, end = offset;
+  while (end < list->size() && end - offset < limit) {
+    bytes += text_bytes((*list)[end]);
+    if (bytes > budget) break;
+    ++end;
+  }
+  auto page = reply.initDomainListPage();
+  page.setKey(key);
+  page.setTotal(static_cast<std::uint32_t>(list->size()));
+  page.setOffset(static_cast<std::uint32_t>(offset));
+  auto domains = page.initDomains(static_cast<unsigned>(end - offset));
+  for (std::size_t i = offset; i < end; ++i)
+    domains.set(static_cast<unsigned>(i - offset), (*list)[i]);
 }
 
 void PolicyService::list_groups(Envelope::Builder reply) {
@@ -767,28 +813,30 @@ void PolicyService::list_schedules(Envelope::Builder reply) {
   for (const auto& [id, s] : state_.schedules) fill(list[i++], s, with_domains);
 }
 
-void PolicyService::show(Envelope::Builder reply) {
-  // Everything, unless it is too large for one message: then the effective lists are left out
-  // (webSource names where each comes from), and if still too large every list is.
-  std::size_t lists = 0, effective = 0, rest = 0;
+void PolicyService::show(mp::schema::PolicyShowRequest::Reader body, Envelope::Builder reply) {
+  // Lists are cut to `listLimit` domains each (the refs name the whole lists, which
+  // DomainListFetch serves), so the report fits in one message however long the lists are.
+  std::size_t limit = body.getListLimit() == 0 ? kDefaultListLimit : body.getListLimit();
+  limit = std::min(limit, kMaxListPage);
+  auto head = [limit](const std::vector<std::string>& list) {
+    return std::vector<std::string>(
+        list.begin(), list.begin() + static_cast<std::ptrdiff_t>(std::min(limit, list.size())));
+  };
+  std::size_t bytes = 0;
   for (const auto& [scope, s] : state_.scopes) {
-    lists += list_bytes(s.allow_list) + list_bytes(s.block_list);
-    rest += 128 + text_bytes(scope.name) + text_bytes(s.block_message);
+    bytes += 256 + text_bytes(scope.name) + text_bytes(s.block_message) +
+             list_bytes(head(s.allow_list)) + list_bytes(head(s.block_list));
   }
-  for (const auto& [id, s] : state_.schedules) {
-    lists += list_bytes(s.domains);
-    rest += schedule_bytes(s);
+  for (const auto& [id, s] : state_.schedules) bytes += schedule_bytes(s);
+  for (const auto& [name, members] : state_.groups)
+    bytes += 32 + text_bytes(name) + 16 * members.size();
+  for (const auto& [key, e] : published_) bytes += estimated_bytes(e) + 64;
+  if (bytes > message_budget()) {
+    set_error(reply, Error::Kind::FAILED,
+              "the policy report is ~" + std::to_string(bytes) +
+                  " bytes, more than one bus message carries; ask with a smaller listLimit");
+    return;
   }
-  for (const auto& [name, members] : state_.groups) {
-    rest += 32 + text_bytes(name) + 16 * members.size();
-  }
-  for (const auto& [key, e] : published_) {
-    effective += list_bytes(e.domains);
-    rest += estimated_bytes(e) - list_bytes(e.domains) + 64;
-  }
-  std::size_t budget = message_budget();
-  bool with_effective_domains = rest + lists + effective <= budget;
-  bool with_lists = rest + lists <= budget;
 
   auto out = reply.initPolicyReport();
   bool has_all = state_.scopes.contains(ScopeRef::all());
@@ -801,10 +849,11 @@ void PolicyService::show(Envelope::Builder reply) {
     entry.setBlock(s.block);
     entry.setBlockMessage(s.block_message);
     entry.setWebMode(s.web_mode);
-    if (with_lists) {
-      fill_list(entry.initAllowList(static_cast<unsigned>(s.allow_list.size())), s.allow_list);
-      fill_list(entry.initBlockList(static_cast<unsigned>(s.block_list.size())), s.block_list);
-    }
+    auto allow = head(s.allow_list), block = head(s.block_list);
+    fill_list(entry.initAllowList(static_cast<unsigned>(allow.size())), allow);
+    fill_list(entry.initBlockList(static_cast<unsigned>(block.size())), block);
+    fill(entry.initAllowListRef(), lists_.add(s.allow_list));
+    fill(entry.initBlockListRef(), lists_.add(s.block_list));
     entry.setUsbLock(s.usb_lock);
   }
   auto groups = out.initGroups(static_cast<unsigned>(state_.groups.size()));
@@ -812,10 +861,10 @@ void PolicyService::show(Envelope::Builder reply) {
   for (const auto& [name, members] : state_.groups) fill(groups[i++], name, members);
   auto schedules = out.initSchedules(static_cast<unsigned>(state_.schedules.size()));
   i = 0;
-  for (const auto& [id, s] : state_.schedules) fill(schedules[i++], s, with_lists);
+  for (const auto& [id, s] : state_.schedules) fill(schedules[i++], s, true);
   auto list = out.initEffective(static_cast<unsigned>(published_.size()));
   i = 0;
-  for (const auto& [key, e] : published_) fill(list[i++], e, with_effective_domains);
+  for (const auto& [key, e] : published_) fill(list[i++], e, published_lists_[key]);
 }
 
 void PolicyService::query_audit(mp::schema::AuditQuery::Reader body, Envelope::Builder reply) {

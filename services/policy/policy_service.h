@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "domain_lists.h"
 #include "effective_policy.h"
 #include "envelope.capnp.h"
 #include "mp/bus/client.h"
@@ -105,7 +106,10 @@ class PolicyService {
   void snapshot(mp::schema::SnapshotRequest::Reader body, mp::schema::Envelope::Builder reply);
   void list_groups(mp::schema::Envelope::Builder reply);
   void list_schedules(mp::schema::Envelope::Builder reply);
-  void show(mp::schema::Envelope::Builder reply);
+  void show(mp::schema::PolicyShowRequest::Reader body, mp::schema::Envelope::Builder reply);
+  void fetch_list(mp::schema::DomainListFetch::Reader body, mp::schema::Envelope::Builder reply);
+  // Makes every published list and every scope list fetchable, and forgets the rest.
+  void refresh_lists();
   void query_audit(mp::schema::AuditQuery::Reader body, mp::schema::Envelope::Builder reply);
 
   // The scope of a request, checked (a group must exist); an error text or empty.
@@ -117,9 +121,11 @@ class PolicyService {
   PolicyStore& store_;
   Publish publish_;
   PolicyServiceOptions options_;
-  PolicyState state_;                           // what the store holds, committed
-  std::map<std::string, Effective> published_;  // what the store says was published
-  std::set<std::string> known_stations_;        // from mp-session and earlier publications
+  PolicyState state_;                               // what the store holds, committed
+  std::map<std::string, Effective> published_;      // what the store says was published
+  std::set<std::string> known_stations_;            // from mp-session and earlier publications
+  DomainLists lists_;                               // what DomainListFetch serves
+  std::map<std::string, ListRef> published_lists_;  // station -> its published web list
   std::uint64_t mutations_since_prune_ = 0;
 };
 

@@ -13,7 +13,7 @@ using mp::service::Statement;
 
 // Schema migrations: entry i takes the database from user_version i to i + 1.
 // Append only; never edit a released step.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE meta (
   key TEXT PRIMARY KEY,
@@ -104,6 +104,16 @@ CREATE TABLE applied_requests (
 ) STRICT;
 CREATE INDEX applied_requests_by_age ON applied_requests (applied_at_ns);
 )sql",
+    // 2: published lists are stored once per content key (published.domains holds the key):
+    // a 10,000-domain list used by 500 stations was written 500 times per change. What was
+    // published is forgotten once, so everything is published again after the upgrade.
+    R"sql(
+DELETE FROM published;
+CREATE TABLE published_lists (
+  key TEXT PRIMARY KEY,
+  domains TEXT NOT NULL
+) STRICT;
+)sql",
 };
 
 mp::service::Database::Options database_options() {
@@ -180,9 +190,14 @@ PolicyState PolicyStore::load_state() {
   }
   {
     Statement s(db_, "SELECT kind, name, list, domain FROM scope_domains ORDER BY domain");
+    std::map<std::pair<ScopeRef, bool>, std::vector<std::string>> lists;  // (scope, allow?)
     while (s.step()) {
-      ScopeSettings& settings = state.scopes[{static_cast<ScopeKind>(s.int64(0)), s.text(1)}];
-      (s.int64(2) == kAllowList ? settings.allow_list : settings.block_list).push_back(s.text(3));
+      ScopeRef scope{static_cast<ScopeKind>(s.int64(0)), s.text(1)};
+      lists[{scope, s.int64(2) == kAllowList}].push_back(s.text(3));
+    }
+    for (auto& [which, domains] : lists) {
+      ScopeSettings& settings = state.scopes[which.first];
+      (which.second ? settings.allow_list : settings.block_list) = std::move(domains);
     }
   }
   {
@@ -209,7 +224,9 @@ PolicyState PolicyStore::load_state() {
       state.schedules.emplace(schedule.id, std::move(schedule));
     }
     Statement d(db_, "SELECT schedule_id, domain FROM schedule_domains ORDER BY domain");
-    while (d.step()) state.schedules[d.uint64(0)].domains.push_back(d.text(1));
+    std::map<std::uint64_t, std::vector<std::string>> lists;
+    while (d.step()) lists[d.uint64(0)].push_back(d.text(1));
+    for (auto& [id, domains] : lists) state.schedules[id].domains = std::move(domains);
   }
   return state;
 }
@@ -261,8 +278,8 @@ void PolicyStore::save_scope(const ScopeRef& scope, const ScopeSettings* before,
       insert.bind(1, kind).bind(2, scope.name).bind(3, list).bind(4, domain).run();
     }
   };
-  save_list(kAllowList, before ? before->allow_list : kEmpty, after->allow_list);
-  save_list(kBlockList, before ? before->block_list : kEmpty, after->block_list);
+  save_list(kAllowList, before ? before->allow_list.items() : kEmpty, after->allow_list);
+  save_list(kBlockList, before ? before->block_list.items() : kEmpty, after->block_list);
 }
 
 void PolicyStore::save_group(const std::string& name, const std::set<std::string>* before,
@@ -353,6 +370,8 @@ std::map<std::string, Effective> PolicyStore::load_published() {
   Statement s(db_,
               "SELECT station_key, blocked, block_message, web_mode, domains, usb_locked, "
               "block_source, web_source, usb_source FROM published");
+  Statement list(db_, "SELECT domains FROM published_lists WHERE key = ?1");
+  std::map<std::string, std::vector<std::string>> lists;  // by key: read each list once
   std::map<std::string, Effective> out;
   while (s.step()) {
     Effective e;
@@ -360,7 +379,17 @@ std::map<std::string, Effective> PolicyStore::load_published() {
     e.blocked = s.int64(1) != 0;
     e.block_message = s.text(2);
     e.web_mode = static_cast<WebMode>(s.int64(3));
-    e.domains = split_lines(s.text(4));
+    if (std::string key = s.text(4); !key.empty()) {
+      auto it = lists.find(key);
+      if (it == lists.end()) {
+        list.reset();
+        list.bind(1, key);
+        it =
+            lists.emplace(key, list.step() ? split_lines(list.text(0)) : std::vector<std::string>())
+                .first;
+      }
+      e.domains = it->second;
+    }
     e.usb_locked = s.int64(5) != 0;
     e.block_source = s.text(6);
     e.web_source = s.text(7);
@@ -370,7 +399,13 @@ std::map<std::string, Effective> PolicyStore::load_published() {
   return out;
 }
 
-void PolicyStore::put_published(const Effective& e) {
+void PolicyStore::put_published(const Effective& e, const std::string& list_key) {
+  if (!list_key.empty()) {
+    Statement(db_, "INSERT OR IGNORE INTO published_lists (key, domains) VALUES (?1, ?2)")
+        .bind(1, list_key)
+        .bind(2, join_lines(e.domains))
+        .run();
+  }
   Statement(db_,
             "INSERT OR REPLACE INTO published (station_key, blocked, block_message, web_mode, "
             "domains, usb_locked, block_source, web_source, usb_source) "
@@ -379,11 +414,16 @@ void PolicyStore::put_published(const Effective& e) {
       .bind(2, std::int64_t{e.blocked})
       .bind(3, e.block_message)
       .bind(4, static_cast<std::int64_t>(e.web_mode))
-      .bind(5, join_lines(e.domains))
+      .bind(5, list_key)
       .bind(6, std::int64_t{e.usb_locked})
       .bind(7, e.block_source)
       .bind(8, e.web_source)
       .bind(9, e.usb_source)
+      .run();
+}
+
+void PolicyStore::forget_unpublished_lists() {
+  Statement(db_, "DELETE FROM published_lists WHERE key NOT IN (SELECT domains FROM published)")
       .run();
 }
 

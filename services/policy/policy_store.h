@@ -59,7 +59,9 @@ class PolicyStore {
 
   // The effective policy last published for each station (the Clone state).
   std::map<std::string, Effective> load_published();
-  void put_published(const Effective& effective);
+  // `list_key` names effective.domains (DomainLists::key_of); each list is stored once.
+  void put_published(const Effective& effective, const std::string& list_key);
+  void forget_unpublished_lists();
 
   void add_audit(const AuditRecord& record);
   // Newest first; entries at or after `since_ns`.

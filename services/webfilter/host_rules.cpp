@@ -247,15 +247,36 @@ DomainSet::Match DomainSet::match(const Host& host) const {
   return Match{};
 }
 
-WebRules::WebRules(WebMode mode, const std::vector<std::string>& domains, std::string source)
-    : mode_(mode), source_(std::move(source)) {
+std::shared_ptr<const CompiledList> compile_list(const std::vector<std::string>& domains) {
+  auto list = std::make_shared<CompiledList>();
   for (const auto& text : domains) {
     if (auto rule = parse_rule(text)) {
-      domains_.add(*rule);
+      list->set.add(*rule);
     } else {
-      rejected_.push_back(text);
+      list->rejected.push_back(text);
     }
   }
+  return list;
+}
+
+WebRules WebRules::with_list(WebMode mode, std::shared_ptr<const CompiledList> list,
+                             std::string source) {
+  WebRules rules;
+  rules.mode_ = mode;
+  rules.list_ = std::move(list);
+  rules.source_ = std::move(source);
+  return rules;
+}
+
+WebRules WebRules::loading(std::string source) {
+  WebRules rules = with_list(WebMode::allow_only, nullptr, std::move(source));
+  rules.loading_ = true;
+  return rules;
+}
+
+const std::vector<std::string>& WebRules::rejected() const {
+  static const std::vector<std::string> kNone;
+  return list_ ? list_->rejected : kNone;
 }
 
 Verdict WebRules::decide(const Host& host) const {
@@ -266,18 +287,21 @@ Verdict WebRules::decide(const Host& host) const {
       return Verdict{.allowed = false, .reason = Reason::doh_canary};
     }
   }
+  if (loading_) return Verdict{.allowed = false, .reason = Reason::list_loading};
+  static const DomainSet kEmpty;
+  const DomainSet& domains = list_ ? list_->set : kEmpty;
   switch (mode_) {
     case WebMode::off:
       return Verdict{.allowed = true, .reason = Reason::mode_off};
     case WebMode::block_only: {
-      auto match = domains_.match(host);
+      auto match = domains.match(host);
       if (match) return Verdict{.allowed = false, .reason = Reason::listed_blocked, .rule = match};
       if (host.is_ip()) return Verdict{.allowed = true, .reason = Reason::ip_allowed};
       return Verdict{.allowed = true, .reason = Reason::not_blocked};
     }
     case WebMode::allow_only: {
       if (host.is_ip()) return Verdict{.allowed = false, .reason = Reason::ip_refused};
-      auto match = domains_.match(host);
+      auto match = domains.match(host);
       if (match) return Verdict{.allowed = true, .reason = Reason::listed_allowed, .rule = match};
       return Verdict{.allowed = false, .reason = Reason::not_allowed};
     }
@@ -305,6 +329,9 @@ std::string WebRules::describe(const Verdict& verdict) const {
       return "blocked: IP addresses are not allowed in allow-only mode (" + source + ")";
     case Reason::doh_canary:
       return "blocked: use-application-dns.net is refused so browsers keep DNS-over-HTTPS off";
+    case Reason::list_loading:
+      return "blocked for a moment: the web list of " + source +
+             " is still being loaded; try again in a few seconds";
   }
   return "blocked";
 }

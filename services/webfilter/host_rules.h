@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,6 +92,7 @@ enum class Reason {
   not_allowed,     // refused: not on the allow list
   ip_refused,      // refused: IP literal in allow-only mode
   doh_canary,      // refused: Firefox's DoH canary domain
+  list_loading,    // refused: the station's list is still being fetched from mp-policy
 };
 
 struct Verdict {
@@ -99,11 +101,23 @@ struct Verdict {
   DomainSet::Match rule;  // the rule that decided, if one did
 };
 
+// A domain list compiled once and shared by every station whose policy names it.
+struct CompiledList {
+  DomainSet set;
+  std::vector<std::string> rejected;  // entries parse_rule refused
+};
+std::shared_ptr<const CompiledList> compile_list(const std::vector<std::string>& domains);
+
 // The web policy of one station as the proxy applies it.
 class WebRules {
  public:
   WebRules() = default;
-  WebRules(WebMode mode, const std::vector<std::string>& domains, std::string source);
+  WebRules(WebMode mode, const std::vector<std::string>& domains, std::string source)
+      : WebRules(with_list(mode, compile_list(domains), std::move(source))) {}
+  static WebRules with_list(WebMode mode, std::shared_ptr<const CompiledList> list,
+                            std::string source);
+  // Refuses everything (but says why) until the station's list has arrived: fail closed.
+  static WebRules loading(std::string source);
 
   Verdict decide(const Host& host) const;
   // "blocked by the block list of group:lab-a: *.example.com"
@@ -111,15 +125,15 @@ class WebRules {
 
   WebMode mode() const { return mode_; }
   const std::string& source() const { return source_; }
-  std::size_t size() const { return domains_.size(); }
+  std::size_t size() const { return list_ ? list_->set.size() : 0; }
   // Entries that parse_rule refused (logged by the caller).
-  const std::vector<std::string>& rejected() const { return rejected_; }
+  const std::vector<std::string>& rejected() const;
 
  private:
   WebMode mode_ = WebMode::off;
-  DomainSet domains_;
+  std::shared_ptr<const CompiledList> list_;  // null: empty
   std::string source_;
-  std::vector<std::string> rejected_;
+  bool loading_ = false;
 };
 
 inline constexpr std::string_view kDohCanary = "use-application-dns.net";

@@ -924,7 +924,8 @@ void Proxy::Impl::handle_request(Client& c, std::size_t head_size) {
     bool close = c.tunnel || r.has_body() || !c.keep_alive;
     c.side.in.consume(head_size);
     c.scanner.reset();
-    respond(c, 403, why, close);
+    // A list still on its way is not a decision: 503, as before the policy first arrives.
+    respond(c, verdict.reason == Reason::list_loading ? 503 : 403, why, close);
     return;
   }
   ++counters.allowed;

@@ -8,8 +8,11 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "mp/bus/client.h"
 #include "mp/bus/replica.h"
@@ -25,6 +28,9 @@ inline constexpr std::string_view kSessionService = "session";
 inline constexpr std::string_view kSessionTopic = "session";
 inline constexpr std::string_view kPolicyService = "policy";
 inline constexpr std::string_view kPolicyTopic = "policy";
+// A shared list longer than this is refused (and logged): a bound on what mp-policy may make
+// this process hold.
+inline constexpr std::size_t kMaxListDomains = 1'000'000;
 
 class WebfilterService : public AccessPolicy {
  public:
@@ -44,6 +50,12 @@ class WebfilterService : public AccessPolicy {
 
  private:
   void sessions_changed();
+  // Shared domain lists (DomainListFetch, page by page): fetches every list a policy names
+  // and the view does not hold yet; failures are retried after a second.
+  void fetch_missing_lists();
+  void fetch_page(const std::string& key);
+  void on_page(const std::string& key, const mp::bus::Reply& reply);
+  void retry_lists_later();
 
   mp::bus::Client& client_;
   Nftables* nftables_;
@@ -51,6 +63,8 @@ class WebfilterService : public AccessPolicy {
   PolicyView policies_;
   mp::bus::Replica session_replica_;
   mp::bus::Replica policy_replica_;
+  std::map<std::string, std::vector<std::string>> fetching_;  // key -> domains so far
+  bool retry_scheduled_ = false;
 };
 
 }  // namespace mp::webfilter

@@ -39,13 +39,17 @@ inline std::int64_t local_ns(int year, int month, int day, int hour, int minute)
   return static_cast<std::int64_t>(std::mktime(&tm)) * 1'000'000'000;
 }
 
+// The effective policy as sent: since schema 0.2 its list is named by `domainList` and
+// `domains` stays empty; fetch_domain_list fills it in.
 inline Effective from_wire(mp::schema::EffectivePolicy::Reader wire) {
   Effective e;
   e.station_key = wire.getStationKey();
   e.blocked = wire.getBlocked();
   e.block_message = wire.getBlockMessage();
   e.web_mode = wire.getWebMode();
-  for (auto domain : wire.getDomains()) e.domains.emplace_back(domain);
+  std::vector<std::string> domains;
+  for (auto domain : wire.getDomains()) domains.emplace_back(domain);
+  e.domains = std::move(domains);
   e.usb_locked = wire.getUsbStorageLocked();
   e.block_source = wire.getBlockSource();
   e.web_source = wire.getWebSource();
@@ -53,9 +57,35 @@ inline Effective from_wire(mp::schema::EffectivePolicy::Reader wire) {
   return e;
 }
 
+inline Build domain_list_fetch(std::string key, std::uint32_t offset, std::uint32_t limit = 0) {
+  return [key, offset, limit](Envelope::Builder e) {
+    auto body = e.initDomainListFetch();
+    body.setKey(key);
+    body.setOffset(offset);
+    body.setLimit(limit);
+  };
+}
+
+// Fetches a whole shared list page by page with `call(Build) -> Reply`.
+template <typename Call>
+std::vector<std::string> fetch_domain_list(Call&& call, const std::string& key) {
+  std::vector<std::string> out;
+  if (key.empty()) return out;
+  for (;;) {
+    mp::bus::Reply reply = call(domain_list_fetch(key, static_cast<std::uint32_t>(out.size())));
+    EXPECT_TRUE(reply.ok() && reply.envelope().isDomainListPage()) << reply.error_text();
+    if (!reply.ok() || !reply.envelope().isDomainListPage()) return out;
+    auto page = reply.envelope().getDomainListPage();
+    for (auto domain : page.getDomains()) out.emplace_back(domain);
+    if (out.size() >= page.getTotal() || page.getDomains().size() == 0) return out;
+  }
+}
+
 struct Update {
   std::uint64_t version;
   Effective effective;
+  std::string list_key;  // the shared list the update names
+  std::uint32_t list_count = 0;
 };
 
 // Scopes -------------------------------------------------------------------------------------
@@ -186,8 +216,9 @@ class PolicyFixture : public ::testing::Test {
             listening = true;
             return;
           }
-          updates.push_back(
-              {event.header().getStateVersion(), from_wire(event.envelope().getEffectivePolicy())});
+          auto wire = event.envelope().getEffectivePolicy();
+          updates.push_back({event.header().getStateVersion(), from_wire(wire),
+                             wire.getDomainList().getKey(), wire.getDomainList().getCount()});
         });
     caller = std::make_unique<mp::bus::Client>(
         bus.context(), reactor, bus.endpoints(),
@@ -263,7 +294,12 @@ class PolicyFixture : public ::testing::Test {
     if (!reply.ok()) return out;
     auto snap = reply.envelope().getPolicySnapshot();
     if (version) *version = snap.getInfo().getVersion();
-    for (auto e : snap.getEffective()) out[e.getStationKey()] = from_wire(e);
+    for (auto e : snap.getEffective()) {
+      Effective effective = from_wire(e);
+      effective.domains =
+          fetch_domain_list([this](const Build& b) { return call(b); }, e.getDomainList().getKey());
+      out[e.getStationKey()] = std::move(effective);
+    }
     return out;
   }
 

@@ -74,7 +74,10 @@ class PolicyProcess : public ::testing::Test {
     Snapshot out;
     out.version = reply.envelope().getPolicySnapshot().getInfo().getVersion();
     for (auto e : reply.envelope().getPolicySnapshot().getEffective()) {
-      out.effective[e.getStationKey()] = from_wire(e);
+      Effective effective = from_wire(e);
+      effective.domains = fetch_domain_list(
+          [this](const Build& b) { return call(kServiceName, b); }, e.getDomainList().getKey());
+      out.effective[e.getStationKey()] = std::move(effective);
     }
     return out;
   }

@@ -386,29 +386,73 @@ TEST_F(Policy, TenThousandDomainListIsServed) {
   EXPECT_EQ(effective("rdp:a").domains.size(), 10000u);
   settle();
   ASSERT_FALSE(updates.empty());
-  EXPECT_EQ(updates.back().effective.domains.size(), 10000u);
+  EXPECT_EQ(updates.back().list_count, 10000u);
+  EXPECT_TRUE(updates.back().effective.domains.empty()) << "lists travel apart from policies";
   restart_service();
   EXPECT_EQ(effective("rdp:a").domains.size(), 10000u);
   Reply report = call(show_request());
   EXPECT_TRUE(report.ok()) << report.error_text();
 }
 
-TEST_F(Policy, SnapshotTooLargeForOneMessageFailsClearly) {
+TEST_F(Policy, SharedListKeepsSnapshotSmallForManyStations) {
   std::vector<std::string> domains;
   for (int i = 0; i < 10000; ++i) domains.push_back("site-" + std::to_string(i) + ".example");
   apply(edit_list(all(), WebList::BLOCK, domains));
   apply(set_web_mode(all(), WebMode::BLOCK_ONLY));
-  service->stations_seen({"rdp:a", "rdp:b", "rdp:c", "rdp:d"});
+  std::vector<std::string> stations;
+  for (int i = 0; i < 500; ++i) stations.push_back("rdp:s" + std::to_string(i));
+  service->stations_seen(stations);
   Reply reply = call(snapshot_request());
-  ASSERT_TRUE(reply.message) << reply.error_text();
-  EXPECT_EQ(reply.error_kind(), Error::Kind::FAILED);
-  EXPECT_NE(reply.error_text().find("more than one bus message carries"), std::string::npos)
-      << reply.error_text();
-  // The report leaves the effective lists out rather than fail.
+  ASSERT_TRUE(reply.ok()) << reply.error_text();
+  auto snap = reply.envelope().getPolicySnapshot();
+  EXPECT_EQ(snap.getEffective().size(), 501u);
+  std::set<std::string> keys;
+  for (auto e : snap.getEffective()) {
+    EXPECT_EQ(e.getDomains().size(), 0u);
+    EXPECT_EQ(e.getDomainList().getCount(), 10000u);
+    keys.insert(e.getDomainList().getKey());
+  }
+  EXPECT_EQ(keys.size(), 1u) << "one list, shared by every station";
+  EXPECT_LT(reply.message->size_bytes(), 200u * 1024) << "the snapshot stays small";
+  // The report cuts each list and names the whole one.
   Reply report = call(show_request());
   ASSERT_TRUE(report.ok()) << report.error_text();
-  EXPECT_EQ(report.envelope().getPolicyReport().getEffective().size(), 5u);
+  auto scope = report.envelope().getPolicyReport().getScopes()[0];
+  EXPECT_EQ(scope.getBlockList().size(), 50u);
+  EXPECT_EQ(scope.getBlockListRef().getCount(), 10000u);
+  EXPECT_EQ(std::string(scope.getBlockListRef().getKey().cStr()), *keys.begin());
   EXPECT_EQ(server->counters().handler_failures, 0u);
+}
+
+TEST_F(Policy, DomainListIsFetchedInPagesAndUnknownKeysAreRefused) {
+  std::vector<std::string> domains;
+  for (int i = 0; i < 10000; ++i) domains.push_back("d" + std::to_string(i) + ".example");
+  apply(edit_list(all(), WebList::BLOCK, domains));
+  apply(set_web_mode(all(), WebMode::BLOCK_ONLY));
+  settle();
+  ASSERT_FALSE(updates.empty());
+  std::string key = updates.back().list_key;
+  ASSERT_EQ(key.size(), 64u);
+  Reply first = call(domain_list_fetch(key, 0, 3));
+  ASSERT_TRUE(first.ok()) << first.error_text();
+  EXPECT_EQ(first.envelope().getDomainListPage().getDomains().size(), 3u);
+  EXPECT_EQ(first.envelope().getDomainListPage().getTotal(), 10000u);
+  std::vector<std::string> pages;  // fetched 4,000 at a time
+  while (pages.size() < 10000) {
+    Reply page = call(domain_list_fetch(key, static_cast<std::uint32_t>(pages.size()), 4000));
+    ASSERT_TRUE(page.ok()) << page.error_text();
+    auto got = page.envelope().getDomainListPage().getDomains();
+    ASSERT_GT(got.size(), 0u);
+    for (auto d : got) pages.emplace_back(d);
+  }
+  std::sort(domains.begin(), domains.end());
+  EXPECT_EQ(pages, domains);
+  expect_invalid(domain_list_fetch(std::string(64, '0'), 0), "no domain list");
+  expect_invalid(domain_list_fetch(key, 1u << 30), "past the list's end");
+  expect_invalid(domain_list_fetch(std::string("\x01\x02"), 0), "no domain list");
+  // A list no longer used is forgotten.
+  apply(edit_list(all(), WebList::BLOCK, {"other.example"}, {}, true));
+  expect_invalid(domain_list_fetch(key, 0), "no domain list");
 }
 
 TEST_F(Policy, NewStationGetsAllStationsPolicy) {

@@ -17,8 +17,9 @@ class SupervisorProcess : public ::testing::Test {
  protected:
   void SetUp() override {
     // They are built with the tests: missing ones are a build bug, not a reason to skip.
-    if (!binaries_present({"mp-supervisor", "mpctl", "mp-bus", "mp-session", "mp-policy"})) {
-      FAIL() << "needs mp-supervisor, mpctl, mp-bus, mp-session and mp-policy in " << bin_dir();
+    if (!binaries_present(
+            {"mp-supervisor", "mpctl", "mp-bus", "mp-session", "mp-policy", "mp-webfilter"})) {
+      FAIL() << "needs mp-supervisor, mpctl and the default services in " << bin_dir();
     }
   }
   void TearDown() override {
@@ -31,12 +32,13 @@ class SupervisorProcess : public ::testing::Test {
 
 TEST_F(SupervisorProcess, SupervisorStartsTheEmbeddedDefaults) {
   host.start();
-  ASSERT_TRUE(host.wait_until_up({"bus", "session", "policy"}));
+  ASSERT_TRUE(host.wait_until_up({"bus", "session", "policy", "webfilter"}));
   json status = host.status();
-  ASSERT_EQ(status.size(), 3u);
+  ASSERT_EQ(status.size(), 4u);
   EXPECT_EQ(status[0]["service"], "bus");  // in start order
   EXPECT_EQ(status[1]["service"], "session");
   EXPECT_EQ(status[2]["service"], "policy");
+  EXPECT_EQ(status[3]["service"], "webfilter");
   for (const auto& entry : status) {
     EXPECT_EQ(entry["restarts"], 0);
     EXPECT_EQ(entry["incarnation"].get<std::string>().size(), 16u);

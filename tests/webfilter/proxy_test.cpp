@@ -331,6 +331,50 @@ TEST_F(ProxyTest, PolicyChangesApplyAtOnceWithoutDroppingConnections) {
   EXPECT_EQ(status(get("example.com")), 403);
 }
 
+TEST_F(ProxyTest, SharedListsAreFetchedInPagesAndAFailedFetchIsRetried) {
+  std::vector<std::string> blocked;
+  for (int i = 0; i < 10; ++i) blocked.push_back("blocked" + std::to_string(i) + ".test");
+  start({block_only(blocked)});  // pages of 3: four fetches
+  std::uint64_t fetches = 0;
+  world->call([&] { fetches = world->policy().list_fetches(); });
+  EXPECT_GE(fetches, 4u);
+  for (const auto& host : blocked) EXPECT_EQ(status(get(at(host))), 403) << host;
+  EXPECT_EQ(status(get(at("allowed.test"))), 200);
+
+  // mp-policy unavailable while a new list is named: the old rules stay in force, and the
+  // list is fetched once it answers again.
+  world->call([&] { world->policy().hold_lists(true); });
+  world->call([&] { world->policy().set(block_only({"allowed.test"})); });
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(status(get(at("blocked0.test"))), 403) << "the previous list still applies";
+  world->call([&] { world->policy().hold_lists(false); });
+  bool applied = false;
+  for (int i = 0; i < 50 && !applied; ++i) {
+    std::this_thread::sleep_for(100ms);
+    applied = status(get(at("allowed.test"))) == 403;
+  }
+  EXPECT_TRUE(applied) << "the new list arrived after the retry";
+  // blocked0.test no longer blocked: it reaches the resolver, which does not know it.
+  EXPECT_EQ(status(get(at("blocked0.test"))), 502);
+}
+
+TEST(ProxyInlineLists, ListsInsideThePolicyStillApply) {
+  Origin origin;
+  WorldOptions w;
+  w.inline_lists = true;
+  w.proxy.listen = "127.0.0.1:0";
+  w.proxy.transparent_listen = "";
+  w.proxy.allow_loopback_upstream = true;
+  w.resolver.static_hosts["blocked.test"] = {"127.0.0.1"};
+  w.resolver.static_hosts["allowed.test"] = {"127.0.0.1"};
+  w.users = {{getuid(), "student"}};
+  w.initial_policy = {StationPolicy{"", WebMode::BLOCK_ONLY, {"blocked.test"}, "all"}};
+  World world(std::move(w));
+  std::string port = ":" + std::to_string(origin.port());
+  EXPECT_EQ(fetch(world.proxy_port(), get("blocked.test" + port)).status, 403);
+  EXPECT_EQ(fetch(world.proxy_port(), get("allowed.test" + port)).status, 200);
+}
+
 TEST_F(ProxyTest, StationUsersGetTheirStationsPolicy) {
   std::vector<StationPolicy> policies = {
       block_only({"example.com"}),

@@ -512,14 +512,6 @@ std::string get(const std::string& host_port, const std::string& path) {
 
 namespace {
 
-void fill_policy(mp::schema::EffectivePolicy::Builder out, const StationPolicy& p) {
-  out.setStationKey(p.station);
-  out.setWebMode(p.mode);
-  out.setWebSource(p.source);
-  auto list = out.initDomains(static_cast<unsigned>(p.domains.size()));
-  for (unsigned i = 0; i < p.domains.size(); ++i) list.set(i, p.domains[i]);
-}
-
 void fill_record(mp::schema::SessionRecord::Builder out, const FakeSessionRecord& r) {
   out.setId(r.id);
   out.setUser(r.user);
@@ -530,17 +522,59 @@ void fill_record(mp::schema::SessionRecord::Builder out, const FakeSessionRecord
 
 }  // namespace
 
-FakePolicy::FakePolicy(mp::bus::Client& client) : client_(client) {
+FakePolicy::FakePolicy(mp::bus::Client& client, bool inline_lists, std::uint32_t page_size)
+    : client_(client), inline_lists_(inline_lists), page_size_(page_size) {
   client_.serve([this](const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply) {
+    if (request.which() == mp::schema::Envelope::DOMAIN_LIST_FETCH) {
+      ++list_fetches_;
+      auto body = request.envelope().getDomainListFetch();
+      auto it = lists_.find(body.getKey());
+      if (lists_held_ || it == lists_.end()) {
+        mp::bus::set_error(
+            reply,
+            lists_held_ ? mp::schema::Error::Kind::UNAVAILABLE : mp::schema::Error::Kind::INVALID,
+            "no such list");
+        return true;
+      }
+      std::size_t begin = std::min<std::size_t>(body.getOffset(), it->second.size());
+      std::size_t end = std::min(it->second.size(), begin + page_size_);
+      auto page = reply.initDomainListPage();
+      page.setKey(it->first);
+      page.setTotal(static_cast<std::uint32_t>(it->second.size()));
+      page.setOffset(static_cast<std::uint32_t>(begin));
+      auto domains = page.initDomains(static_cast<unsigned>(end - begin));
+      for (std::size_t i = begin; i < end; ++i) {
+        domains.set(static_cast<unsigned>(i - begin), it->second[i]);
+      }
+      return true;
+    }
     if (request.which() != mp::schema::Envelope::SNAPSHOT_REQUEST) return false;
     auto snapshot = reply.initPolicySnapshot();
     snapshot.initInfo().setTopic("policy");
     snapshot.getInfo().setVersion(version_);
     auto list = snapshot.initEffective(static_cast<unsigned>(policies_.size()));
     unsigned i = 0;
-    for (const auto& [station, policy] : policies_) fill_policy(list[i++], policy);
+    for (const auto& [station, policy] : policies_) fill(list[i++], policy);
     return true;
   });
+}
+
+void FakePolicy::fill(mp::schema::EffectivePolicy::Builder out, const StationPolicy& p) {
+  out.setStationKey(p.station);
+  out.setWebMode(p.mode);
+  out.setWebSource(p.source);
+  if (inline_lists_) {
+    auto list = out.initDomains(static_cast<unsigned>(p.domains.size()));
+    for (unsigned i = 0; i < p.domains.size(); ++i) list.set(i, p.domains[i]);
+    return;
+  }
+  if (p.domains.empty()) return;
+  std::string joined;
+  for (const auto& d : p.domains) joined += d + "\n";
+  std::string key = "fake-" + std::to_string(std::hash<std::string>{}(joined));
+  lists_[key] = p.domains;
+  out.initDomainList().setKey(key);
+  out.getDomainList().setCount(static_cast<std::uint32_t>(p.domains.size()));
 }
 
 void FakePolicy::set(const StationPolicy& policy) {
@@ -548,8 +582,7 @@ void FakePolicy::set(const StationPolicy& policy) {
   ++version_;
   client_.publish(
       "policy.effective",
-      [&policy](mp::schema::Envelope::Builder e) { fill_policy(e.initEffectivePolicy(), policy); },
-      version_);
+      [&](mp::schema::Envelope::Builder e) { fill(e.initEffectivePolicy(), policy); }, version_);
 }
 
 FakeSessions::FakeSessions(mp::bus::Client& client) : client_(client) {
@@ -658,7 +691,11 @@ void World::set_policy(const StationPolicy& policy) {
     if (!service_) return;
     for (int i = 0; i < 100; ++i) {
       bool applied = false;
-      call([&] { applied = service_->policy_version() >= target; });
+      // Applied: the update, and the shared list it names (fetched after it).
+      call([&] {
+        applied =
+            service_->policy_version() >= target && service_->policies().missing_lists().empty();
+      });
       if (applied) return;
       std::this_thread::sleep_for(10ms);
     }
@@ -719,7 +756,7 @@ void World::run() {
     if (options_.fake_policy) {
       policy_client = std::make_unique<mp::bus::Client>(
           *context, reactor, endpoints, mp::bus::ClientOptions{.service = "policy"});
-      policy = std::make_unique<FakePolicy>(*policy_client);
+      policy = std::make_unique<FakePolicy>(*policy_client, options_.inline_lists);
       for (const auto& p : options_.initial_policy) policy->set(p);
       policy_ = policy.get();
     }
@@ -759,7 +796,9 @@ void World::run() {
       proxy_ = proxy.get();
       proxy_port_ = proxy->port();
       transparent_port_ = proxy->transparent_port();
-      if (!reactor.run_until([&] { return service->ready(); }, 10s)) {
+      if (!reactor.run_until(
+              [&] { return service->ready() && service->policies().missing_lists().empty(); },
+              10s)) {
         throw std::runtime_error("the webfilter did not sync");
       }
       // Let the webfilter's subscriptions reach the broker before tests publish changes.

@@ -147,17 +147,30 @@ struct StationPolicy {
   std::string source = "all";
 };
 
-// Serves snapshotRequest "policy" and publishes numbered "policy.effective" updates.
+// Serves snapshotRequest "policy" and publishes numbered "policy.effective" updates. Lists go
+// as mp-policy sends them: named by key and served by DomainListFetch in pages of
+// `page_size`; with `inline_lists`, inside the policy as a peer from before schema 0.2 does.
 class FakePolicy {
  public:
-  explicit FakePolicy(mp::bus::Client& client);
+  explicit FakePolicy(mp::bus::Client& client, bool inline_lists = false,
+                      std::uint32_t page_size = 3);
   void set(const StationPolicy& policy);  // publishes an update
   std::uint64_t version() const { return version_; }
+  std::uint64_t list_fetches() const { return list_fetches_; }
+  // While held, list fetches are answered `unavailable` (a policy service restarting).
+  void hold_lists(bool held) { lists_held_ = held; }
 
  private:
+  void fill(mp::schema::EffectivePolicy::Builder out, const StationPolicy& p);
+
   mp::bus::Client& client_;
+  bool inline_lists_;
+  std::uint32_t page_size_;
   std::map<std::string, StationPolicy> policies_;
+  std::map<std::string, std::vector<std::string>> lists_;  // by key
   std::uint64_t version_ = 0;
+  std::uint64_t list_fetches_ = 0;
+  bool lists_held_ = false;
 };
 
 struct FakeSessionRecord {
@@ -193,6 +206,7 @@ struct WorldOptions {
   bool in_process_bus = true;  // else connect to `runtime_dir`'s broker
   std::string runtime_dir;
   bool fake_policy = true;
+  bool inline_lists = false;  // the fake policy sends lists inline, as before schema 0.2
   bool fake_sessions = true;
   bool webfilter = true;  // an in-process WebfilterService + Proxy
   ProxyOptions proxy;

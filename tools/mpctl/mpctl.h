@@ -19,6 +19,7 @@
 #include "mp/bus/reactor.h"
 
 #include "policy.capnp.h"
+#include "policy_tables.h"
 #include "session.capnp.h"
 #include "supervisor.capnp.h"
 
@@ -97,7 +98,9 @@ class Mpctl {
   int policy_change(const mp::bus::Build& body, const std::string& done);
   std::optional<mp::bus::Reply> policy_report(int* failure);
   // `web show` and `policy show` differ only in how they render the one report.
-  using ReportJson = nlohmann::json (*)(mp::schema::PolicyReport::Reader);
+  using ReportJson = nlohmann::json (*)(mp::schema::PolicyReport::Reader, const ListLookup&);
+  // A whole shared domain list, fetched page by page; empty (and printed why) on failure.
+  std::vector<std::string> fetch_list(const std::string& key);
   using ReportText = std::string (*)(mp::schema::PolicyReport::Reader);
   int show_policy_report(bool json, ReportJson to_json, ReportText to_text);
   // Fails (exit code 3, message printed) when the bus's request socket does not exist.

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include "mpctl.h"
 #include "policy_tables.h"
@@ -161,11 +162,36 @@ int Mpctl::show_policy_report(bool json, ReportJson to_json, ReportText to_text)
   if (!reply) return failure;
   auto report = reply->envelope().getPolicyReport();
   if (json) {
-    print_json(to_json(report));
+    std::map<std::string, std::vector<std::string>> fetched;
+    auto lists = [&](const std::string& key) -> std::vector<std::string> {
+      auto it = fetched.find(key);
+      if (it == fetched.end()) it = fetched.emplace(key, fetch_list(key)).first;
+      return it->second;
+    };
+    print_json(to_json(report, lists));
   } else {
     std::fputs(to_text(report).c_str(), stdout);
   }
   return exit_code::ok;
+}
+
+std::vector<std::string> Mpctl::fetch_list(const std::string& key) {
+  std::vector<std::string> out;
+  for (;;) {
+    auto offset = static_cast<std::uint32_t>(out.size());
+    auto reply = ask(kPolicy, [&](Envelope::Builder e) {
+      auto body = e.initDomainListFetch();
+      body.setKey(key);
+      body.setOffset(offset);
+    });
+    if (!reply.ok() || !reply.envelope().isDomainListPage()) {
+      report_failure(kPolicy, reply);
+      return {};
+    }
+    auto page = reply.envelope().getDomainListPage();
+    for (auto domain : page.getDomains()) out.emplace_back(domain.begin(), domain.size());
+    if (out.size() >= page.getTotal() || page.getDomains().size() == 0) return out;
+  }
 }
 
 int Mpctl::web_show(bool json) { return show_policy_report(json, web_json, web_text); }

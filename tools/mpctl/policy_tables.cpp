@@ -50,15 +50,31 @@ json setting_json(Setting setting) {
   }
 }
 
-std::string shortened(capnp::List<capnp::Text>::Reader list) {
+// The first domains of a list of `total` (the report may carry only the head of it).
+std::string shortened(capnp::List<capnp::Text>::Reader list, std::size_t total) {
   std::string out;
-  for (unsigned i = 0; i < list.size() && i < kDomainsShown; ++i) {
+  std::size_t shown = 0;
+  for (unsigned i = 0; i < list.size() && i < kDomainsShown; ++i, ++shown) {
     out += (i ? " " : "") + text(list[i]);
   }
-  if (list.size() > kDomainsShown) {
-    out += " … (" + std::to_string(list.size() - kDomainsShown) + " more)";
-  }
+  if (total > shown) out += " … (" + std::to_string(total - shown) + " more)";
   return out;
+}
+
+std::string shortened(capnp::List<capnp::Text>::Reader list) {
+  return shortened(list, list.size());
+}
+
+// A list's length: its ref's count when it names a shared list, else what was sent.
+std::size_t list_size(mp::schema::DomainListRef::Reader ref,
+                      capnp::List<capnp::Text>::Reader sent) {
+  return ref.getKey().size() > 0 ? ref.getCount() : sent.size();
+}
+
+json list_json(mp::schema::DomainListRef::Reader ref, capnp::List<capnp::Text>::Reader sent,
+               const ListLookup& lists) {
+  if (ref.getKey().size() == 0) return texts_json(sent);
+  return lists(text(ref.getKey()));
 }
 
 std::string action_summary(mp::schema::ScheduleAction::Reader action) {
@@ -93,28 +109,32 @@ json action_json(mp::schema::ScheduleAction::Reader action) {
   return nullptr;
 }
 
-json effective_json(mp::schema::EffectivePolicy::Reader e) {
-  return {{"station", text(e.getStationKey())},         {"blocked", e.getBlocked()},
-          {"block_message", text(e.getBlockMessage())}, {"block_source", text(e.getBlockSource())},
-          {"web_mode", web_mode_name(e.getWebMode())},  {"domains", texts_json(e.getDomains())},
-          {"web_source", text(e.getWebSource())},       {"usb_locked", e.getUsbStorageLocked()},
+json effective_json(mp::schema::EffectivePolicy::Reader e, const ListLookup& lists) {
+  return {{"station", text(e.getStationKey())},
+          {"blocked", e.getBlocked()},
+          {"block_message", text(e.getBlockMessage())},
+          {"block_source", text(e.getBlockSource())},
+          {"web_mode", web_mode_name(e.getWebMode())},
+          {"domains", list_json(e.getDomainList(), e.getDomains(), lists)},
+          {"web_source", text(e.getWebSource())},
+          {"usb_locked", e.getUsbStorageLocked()},
           {"usb_source", text(e.getUsbSource())}};
 }
 
-json scope_json(mp::schema::ScopePolicy::Reader s) {
+json scope_json(mp::schema::ScopePolicy::Reader s, const ListLookup& lists) {
   return {{"scope", scope_name(s.getScope())},
           {"blocked", setting_json(s.getBlock())},
           {"block_message", text(s.getBlockMessage())},
           {"web_mode", s.getWebMode() == WebMode::UNKNOWN ? json(nullptr)
                                                           : json(web_mode_name(s.getWebMode()))},
-          {"allow_list", texts_json(s.getAllowList())},
-          {"block_list", texts_json(s.getBlockList())},
+          {"allow_list", list_json(s.getAllowListRef(), s.getAllowList(), lists)},
+          {"block_list", list_json(s.getBlockListRef(), s.getBlockList(), lists)},
           {"usb_locked", setting_json(s.getUsbLock())}};
 }
 
 std::string domains_cell(mp::schema::EffectivePolicy::Reader e) {
   if (e.getWebMode() == WebMode::OFF) return "-";
-  return std::to_string(e.getDomains().size());
+  return std::to_string(list_size(e.getDomainList(), e.getDomains()));
 }
 
 std::string effective_table(capnp::List<mp::schema::EffectivePolicy>::Reader list) {
@@ -135,8 +155,8 @@ std::string scopes_table(capnp::List<mp::schema::ScopePolicy>::Reader scopes) {
     rows.push_back({scope_name(s.getScope()), setting_name(s.getBlock(), "blocked", "unblocked"),
                     text(s.getBlockMessage()),
                     s.getWebMode() == WebMode::UNKNOWN ? "-" : web_mode_name(s.getWebMode()),
-                    std::to_string(s.getAllowList().size()),
-                    std::to_string(s.getBlockList().size()),
+                    std::to_string(list_size(s.getAllowListRef(), s.getAllowList())),
+                    std::to_string(list_size(s.getBlockListRef(), s.getBlockList())),
                     setting_name(s.getUsbLock(), "locked", "unlocked")});
   }
   return render_table({"SCOPE", "BLOCK", "MESSAGE", "WEB", "ALLOW", "BLOCKLIST", "USB"}, rows);
@@ -184,11 +204,11 @@ std::string report_text(mp::schema::PolicyReport::Reader report) {
   return out;
 }
 
-json report_json(mp::schema::PolicyReport::Reader report) {
+json report_json(mp::schema::PolicyReport::Reader report, const ListLookup& lists) {
   json effective = json::array();
-  for (auto e : report.getEffective()) effective.push_back(effective_json(e));
+  for (auto e : report.getEffective()) effective.push_back(effective_json(e, lists));
   json scopes = json::array();
-  for (auto s : report.getScopes()) scopes.push_back(scope_json(s));
+  for (auto s : report.getScopes()) scopes.push_back(scope_json(s, lists));
   return {{"effective", effective},
           {"scopes", scopes},
           {"groups", groups_json(report.getGroups())},
@@ -205,16 +225,18 @@ std::string web_text(mp::schema::PolicyReport::Reader report) {
   std::string lists;
   for (auto s : report.getScopes()) {
     bool has_mode = s.getWebMode() != WebMode::UNKNOWN;
-    if (!has_mode && s.getAllowList().size() == 0 && s.getBlockList().size() == 0) continue;
+    std::size_t allow = list_size(s.getAllowListRef(), s.getAllowList());
+    std::size_t block = list_size(s.getBlockListRef(), s.getBlockList());
+    if (!has_mode && allow == 0 && block == 0) continue;
     lists += scope_name(s.getScope()) + ": " +
              (has_mode ? web_mode_name(s.getWebMode()) : std::string("mode inherited")) + "\n";
-    if (s.getAllowList().size() > 0) {
-      lists += "  allow (" + std::to_string(s.getAllowList().size()) +
-               "): " + shortened(s.getAllowList()) + "\n";
+    if (allow > 0) {
+      lists +=
+          "  allow (" + std::to_string(allow) + "): " + shortened(s.getAllowList(), allow) + "\n";
     }
-    if (s.getBlockList().size() > 0) {
-      lists += "  block (" + std::to_string(s.getBlockList().size()) +
-               "): " + shortened(s.getBlockList()) + "\n";
+    if (block > 0) {
+      lists +=
+          "  block (" + std::to_string(block) + "): " + shortened(s.getBlockList(), block) + "\n";
     }
   }
   for (auto s : report.getSchedules()) {
@@ -230,17 +252,17 @@ std::string web_text(mp::schema::PolicyReport::Reader report) {
   return out;
 }
 
-json web_json(mp::schema::PolicyReport::Reader report) {
+json web_json(mp::schema::PolicyReport::Reader report, const ListLookup& lists) {
   json effective = json::array();
   for (auto e : report.getEffective()) {
     effective.push_back({{"station", text(e.getStationKey())},
                          {"web_mode", web_mode_name(e.getWebMode())},
-                         {"domains", texts_json(e.getDomains())},
+                         {"domains", list_json(e.getDomainList(), e.getDomains(), lists)},
                          {"web_source", text(e.getWebSource())}});
   }
   json scopes = json::array();
   for (auto s : report.getScopes()) {
-    json entry = scope_json(s);
+    json entry = scope_json(s, lists);
     scopes.push_back({{"scope", entry["scope"]},
                       {"web_mode", entry["web_mode"]},
                       {"allow_list", entry["allow_list"]},

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "policy.capnp.h"
 
@@ -19,12 +21,15 @@ std::string schedule_summary(mp::schema::Schedule::Reader schedule);
 
 // policy show: effective policy per station, then what is set per scope, groups, schedules.
 std::string report_text(mp::schema::PolicyReport::Reader report);
-nlohmann::json report_json(mp::schema::PolicyReport::Reader report);
+// A whole shared list by key (DomainListFetch); empty if it cannot be had.
+using ListLookup = std::function<std::vector<std::string>(const std::string& key)>;
+// JSON has every list whole: the report names long lists by key, `lists` fetches them.
+nlohmann::json report_json(mp::schema::PolicyReport::Reader report, const ListLookup& lists);
 
 // web show: effective web policy per station and the lists per scope (long lists shortened;
 // JSON has them whole).
 std::string web_text(mp::schema::PolicyReport::Reader report);
-nlohmann::json web_json(mp::schema::PolicyReport::Reader report);
+nlohmann::json web_json(mp::schema::PolicyReport::Reader report, const ListLookup& lists);
 
 std::string schedules_table(capnp::List<mp::schema::Schedule>::Reader schedules);
 nlohmann::json schedules_json(capnp::List<mp::schema::Schedule>::Reader schedules);
