@@ -19,6 +19,7 @@ struct DriverFactory {
 
 const DriverFactory kDrivers[] = {
     {"fake", make_fake_transport_driver},
+    {"rdp", make_rdp_transport_driver},
 };
 
 class TransportConformance : public ::testing::TestWithParam<DriverFactory> {

@@ -22,5 +22,6 @@ class TransportDriver {
 };
 
 std::unique_ptr<TransportDriver> make_fake_transport_driver();
+std::unique_ptr<TransportDriver> make_rdp_transport_driver();
 
 }  // namespace mp::test

@@ -1,0 +1,383 @@
+#include "peer_connection.h"
+
+#include <freerdp/constants.h>
+#include <freerdp/freerdp.h>
+#include <freerdp/input.h>
+#include <freerdp/update.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+
+#include "input_injector.h"
+#include "screen_capture.h"
+#include "station_identity.h"
+#include "surface_encoder.h"
+#include "x_connection.h"
+
+namespace mp::rdp {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string setting_text(const char* value, std::size_t max) {
+  return value == nullptr ? std::string() : std::string(value, strnlen(value, max));
+}
+
+// Overwrites a secret FreeRDP keeps in its settings, so it does not linger in memory.
+void wipe(char*& secret) {
+  if (secret == nullptr) return;
+  volatile char* p = secret;
+  while (*p != 0) *p++ = 0;
+  std::free(secret);
+  secret = nullptr;
+}
+
+}  // namespace
+
+// FreeRDP calls these on the peer's thread, from inside CheckFileDescriptor.
+struct PeerCallbacks {
+  static PeerConnection* of(freerdp_peer* peer) {
+    return static_cast<PeerConnection*>(peer->ContextExtra);
+  }
+  static PeerConnection* of(rdpContext* context) { return of(context->peer); }
+
+  static BOOL capabilities(freerdp_peer* peer) { return of(peer)->authorize() ? TRUE : FALSE; }
+
+  static BOOL post_connect(freerdp_peer* peer) {
+    // Credentials were checked in Capabilities: a refused client never gets this far.
+    return of(peer)->authorized_ ? TRUE : FALSE;
+  }
+
+  static BOOL activate(freerdp_peer* peer) { return of(peer)->activate() ? TRUE : FALSE; }
+
+  static BOOL keyboard(rdpInput* input, UINT16 flags, UINT16 code) {
+    auto* self = of(input->context);
+    if (self->input_) self->input_->keyboard(flags, code);
+    return TRUE;
+  }
+
+  static BOOL unicode(rdpInput* input, UINT16 flags, UINT16 code) {
+    auto* self = of(input->context);
+    if (self->input_) self->input_->unicode(flags, code);
+    return TRUE;
+  }
+
+  static BOOL mouse(rdpInput* input, UINT16 flags, UINT16 x, UINT16 y) {
+    auto* self = of(input->context);
+    if (self->input_) self->input_->mouse(flags, x, y);
+    return TRUE;
+  }
+
+  static BOOL extended_mouse(rdpInput* input, UINT16 flags, UINT16 x, UINT16 y) {
+    auto* self = of(input->context);
+    if (self->input_) self->input_->extended_mouse(flags, x, y);
+    return TRUE;
+  }
+
+  static BOOL synchronize(rdpInput*, UINT32) { return TRUE; }  // lock keys: not mirrored yet
+
+  static BOOL refresh_rect(rdpContext* context, BYTE count, const RECTANGLE_16* areas) {
+    auto* self = of(context);
+    if (!self->capture_) return TRUE;
+    if (count == 0 || areas == nullptr) {
+      self->capture_->invalidate_all();
+      return TRUE;
+    }
+    for (BYTE i = 0; i < count; ++i) {
+      const auto& a = areas[i];
+      if (a.right < a.left || a.bottom < a.top) continue;  // inclusive bounds from the client
+      self->capture_->invalidate({a.left, a.top, a.right - a.left + 1, a.bottom - a.top + 1});
+    }
+    return TRUE;
+  }
+
+  static BOOL suppress_output(rdpContext* context, BYTE allow, const RECTANGLE_16*) {
+    auto* self = of(context);
+    self->output_suppressed_ = allow == 0;
+    if (allow != 0 && self->capture_) self->capture_->invalidate_all();  // minimised meanwhile
+    return TRUE;
+  }
+
+  static BOOL frame_acknowledge(rdpContext* context, UINT32 frame_id) {
+    of(context)->last_acked_frame_ = frame_id;
+    return TRUE;
+  }
+
+  // Static channels the client joined (clipboard, sound, ...) are not served; their data is
+  // accepted and dropped rather than ending the connection.
+  static BOOL channel_data(freerdp_peer*, UINT16, const BYTE*, size_t, UINT32, size_t) {
+    return TRUE;
+  }
+};
+
+PeerConnection::PeerConnection(freerdp_peer* peer, PeerId id, SessionGateway& gateway,
+                               PeerOptions options)
+    : peer_(peer),
+      id_(id),
+      gateway_(gateway),
+      options_(std::move(options)),
+      address_(setting_text(peer->hostname, sizeof(peer->hostname))),
+      accepted_at_(Clock::now()),
+      frame_period_(std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(1.0 / std::clamp(options_.max_fps, 1, 120)))) {
+  wake_event_ = CreateEvent(nullptr, TRUE, FALSE, nullptr);
+}
+
+PeerConnection::~PeerConnection() {
+  request_close();
+  if (thread_.joinable()) thread_.join();
+  if (wake_event_) CloseHandle(wake_event_);
+}
+
+void PeerConnection::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void PeerConnection::request_close() {
+  close_requested_ = true;
+  if (wake_event_) SetEvent(wake_event_);
+}
+
+void PeerConnection::run() {
+  if (configure()) serve();
+  teardown();
+  gateway_.finished(id_);
+}
+
+bool PeerConnection::configure() {
+  peer_->ContextExtra = this;
+  if (!freerdp_peer_context_new(peer_)) {
+    spdlog::error("client {}: cannot create a FreeRDP context", address_);
+    return false;
+  }
+  rdpSettings* settings = peer_->settings;
+  // Settings go in before Initialize. TLS only: standard RDP security is obsolete and NLA
+  // would need the password hash on this side.
+  settings->CertificateFile = _strdup(options_.tls.certificate.c_str());
+  settings->PrivateKeyFile = _strdup(options_.tls.private_key.c_str());
+  settings->RdpSecurity = FALSE;
+  settings->TlsSecurity = TRUE;
+  settings->NlaSecurity = FALSE;
+  settings->ExtSecurity = FALSE;
+  settings->UseRdpSecurityLayer = FALSE;
+  settings->ColorDepth = 32;
+  settings->RemoteFxCodec = TRUE;
+  settings->NSCodec = TRUE;
+  settings->SurfaceCommandsEnabled = TRUE;
+  settings->SurfaceFrameMarkerEnabled = TRUE;
+  settings->FrameMarkerCommandEnabled = TRUE;
+  settings->SupportGraphicsPipeline = FALSE;  // no GFX channel: surface bits and bitmaps only
+  settings->GfxH264 = FALSE;
+  settings->DrawAllowSkipAlpha = TRUE;
+  settings->DrawAllowColorSubsampling = FALSE;
+  settings->DrawAllowDynamicColorFidelity = FALSE;  // planar colours swap otherwise
+  settings->SuppressOutput = TRUE;
+  settings->RefreshRect = TRUE;
+  settings->AutoReconnectionEnabled = TRUE;
+  settings->SupportMonitorLayoutPdu = FALSE;
+  if (!settings->CertificateFile || !settings->PrivateKeyFile) return false;
+
+  peer_->Capabilities = PeerCallbacks::capabilities;
+  peer_->PostConnect = PeerCallbacks::post_connect;
+  peer_->Activate = PeerCallbacks::activate;
+  peer_->ReceiveChannelData = PeerCallbacks::channel_data;
+  peer_->input->KeyboardEvent = PeerCallbacks::keyboard;
+  peer_->input->UnicodeKeyboardEvent = PeerCallbacks::unicode;
+  peer_->input->MouseEvent = PeerCallbacks::mouse;
+  peer_->input->ExtendedMouseEvent = PeerCallbacks::extended_mouse;
+  peer_->input->SynchronizeEvent = PeerCallbacks::synchronize;
+  if (!peer_->Initialize(peer_)) {
+    spdlog::warn("client {}: FreeRDP peer initialisation failed", address_);
+    return false;
+  }
+  peer_->update->RefreshRect = PeerCallbacks::refresh_rect;
+  peer_->update->SuppressOutput = PeerCallbacks::suppress_output;
+  peer_->update->SurfaceFrameAcknowledge = PeerCallbacks::frame_acknowledge;
+  return true;
+}
+
+bool PeerConnection::authorize() {
+  if (authorized_) return true;  // a reactivation: already checked
+  rdpSettings* settings = peer_->settings;
+  std::string client_name = printable(setting_text(settings->ClientHostname, 64), 64);
+  StationDescription station;
+  station.key = station_key_for(client_name);
+  station.client_name = client_name;
+  station.address = address_;
+  auto size = clamp_desktop(settings->DesktopWidth, settings->DesktopHeight);
+  station.width = size.width;
+  station.height = size.height;
+  station_key_ = station.key;
+
+  spdlog::info("client {} ({}) connecting as station {}, asks {}x{}", address_, client_name,
+               station.key, settings->DesktopWidth, settings->DesktopHeight);
+  // While mp-session restarts, the client waits here rather than being bounced.
+  auto give_up_at = Clock::now() + options_.session_wait;
+  while (!gateway_.attach(id_, station, close_requested_)) {
+    if (close_requested_ || Clock::now() >= give_up_at) {
+      spdlog::warn("client {}: station {} not attached (mp-session unavailable), refused", address_,
+                   station.key);
+      return false;
+    }
+    WaitForSingleObject(wake_event_, 500);
+  }
+  attached_ = true;
+
+  std::string user = printable(setting_text(settings->Username, 256), 256);
+  std::string password = setting_text(settings->Password, 1024);
+  wipe(settings->Password);
+  if (user.empty() || password.empty()) {
+    // There is no logon screen to fall back to: credentials come with the connection.
+    spdlog::warn("logon refused on station {} from {}: no user name or password sent", station.key,
+                 address_);
+    return false;
+  }
+  LogonOutcome logon;
+  while (true) {
+    logon = gateway_.logon(id_, station.key, user, password, address_, close_requested_);
+    if (logon.result != LogonOutcome::Result::unavailable || close_requested_ ||
+        Clock::now() >= give_up_at) {
+      break;
+    }
+    WaitForSingleObject(wake_event_, 500);
+  }
+  std::fill(password.begin(), password.end(), '\0');
+  if (logon.result != LogonOutcome::Result::accepted) return false;  // the gateway logged why
+  if (!open_display(logon)) return false;
+
+  // The session's display decides the desktop size; the client adapts its window.
+  settings->DesktopWidth = static_cast<UINT32>(capture_->width());
+  settings->DesktopHeight = static_cast<UINT32>(capture_->height());
+  authorized_ = true;
+  return true;
+}
+
+bool PeerConnection::open_display(const LogonOutcome& logon) {
+  try {
+    x_ = std::make_unique<XConnection>(logon.display, logon.xauthority);
+    capture_ = std::make_unique<ScreenCapture>(*x_);
+    input_ = std::make_unique<InputInjector>(x_->get(), capture_->width(), capture_->height());
+  } catch (const std::exception& e) {
+    spdlog::error("station {}: session display {} unusable: {}", station_key_, logon.display,
+                  e.what());
+    input_.reset();
+    capture_.reset();
+    x_.reset();
+    return false;
+  }
+  x_event_ = CreateFileDescriptorEvent(nullptr, FALSE, FALSE, capture_->fd(), WINPR_FD_READ);
+  spdlog::info("station {}: serving display {} ({}x{}{})", station_key_, logon.display,
+               capture_->width(), capture_->height(), capture_->uses_shm() ? ", MIT-SHM" : "");
+  return x_event_ != nullptr;
+}
+
+bool PeerConnection::activate() {
+  if (!authorized_ || !capture_) return false;
+  rdpSettings* settings = peer_->settings;
+  try {
+    encoder_ = std::make_unique<SurfaceEncoder>(peer_, capture_->width(), capture_->height());
+  } catch (const std::exception& e) {
+    spdlog::warn("station {}: {}", station_key_, e.what());
+    return false;
+  }
+  max_unacknowledged_ =
+      encoder_->frame_markers() ? std::min<std::uint32_t>(settings->FrameAcknowledge, 4) : 0;
+  last_acked_frame_ = next_frame_id_ - 1;
+  activated_ = true;
+  capture_->invalidate_all();
+  spdlog::info("station {} active: {}x{}, {}, frame acknowledgements {}", station_key_,
+               capture_->width(), capture_->height(), SurfaceEncoder::name(encoder_->codec()),
+               max_unacknowledged_ ? std::to_string(max_unacknowledged_) + " in flight" : "off");
+  return true;
+}
+
+DWORD PeerConnection::wait_timeout_ms() const {
+  if (!activated_ || output_suppressed_ || !capture_ || !capture_->has_damage()) return 1000;
+  if (max_unacknowledged_ != 0 && next_frame_id_ - 1 - last_acked_frame_ >= max_unacknowledged_) {
+    return 100;  // an acknowledgement wakes us through the socket; this is a safety net
+  }
+  auto due = last_frame_at_ + frame_period_;
+  auto now = Clock::now();
+  if (due <= now) return 0;
+  return static_cast<DWORD>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count() + 1);
+}
+
+bool PeerConnection::send_frame_if_due() {
+  if (!activated_ || output_suppressed_ || !encoder_ || !capture_->has_damage()) return true;
+  auto now = Clock::now();
+  if (now < last_frame_at_ + frame_period_) return true;
+  std::uint32_t in_flight = next_frame_id_ - 1 - last_acked_frame_;
+  // A client that stops acknowledging (some do while minimised) is not waited for forever.
+  if (max_unacknowledged_ != 0 && in_flight >= max_unacknowledged_ && now - last_frame_at_ < 1s) {
+    return true;
+  }
+  auto areas = capture_->grab();
+  if (areas.empty()) return true;
+  if (!encoder_->send(capture_->frame(), capture_->stride(), areas, next_frame_id_)) {
+    spdlog::info("station {}: sending a frame failed, disconnecting", station_key_);
+    return false;
+  }
+  ++next_frame_id_;
+  ++frames_sent_;
+  last_frame_at_ = now;
+  return true;
+}
+
+void PeerConnection::serve() {
+  while (!close_requested_) {
+    HANDLE handles[MAXIMUM_WAIT_OBJECTS];
+    DWORD count = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 2);
+    if (count == 0) {
+      spdlog::warn("client {}: no transport handles", address_);
+      break;
+    }
+    handles[count++] = wake_event_;
+    if (x_event_) handles[count++] = x_event_;
+    DWORD status = WaitForMultipleObjects(count, handles, FALSE, wait_timeout_ms());
+    if (status == WAIT_FAILED) break;
+    if (close_requested_) break;
+    if (!peer_->CheckFileDescriptor(peer_)) break;  // client gone, or bad data: FreeRDP logged
+    if (capture_) {
+      if (x_->broken()) {
+        spdlog::warn("station {}: display {} went away, disconnecting", station_key_, x_->name());
+        break;
+      }
+      capture_->process_events();
+    }
+    if (!activated_ && Clock::now() - accepted_at_ > options_.handshake_timeout) {
+      spdlog::warn("client {}: not connected after {} s, dropped", address_,
+                   options_.handshake_timeout.count());
+      break;
+    }
+    if (!send_frame_if_due()) break;
+  }
+}
+
+void PeerConnection::teardown() {
+  if (frames_sent_ > 0 || attached_) {
+    spdlog::info("client {} on station {} disconnected ({} frames, {} KB)", address_,
+                 station_key_.empty() ? "-" : station_key_, frames_sent_,
+                 encoder_ ? encoder_->bytes_sent() / 1024 : 0);
+  }
+  if (attached_) gateway_.detach(id_, station_key_);
+  // X resources belong to this thread: release them here, keys and buttons first.
+  encoder_.reset();
+  input_.reset();
+  capture_.reset();
+  if (x_event_) CloseHandle(x_event_);
+  x_event_ = nullptr;
+  x_.reset();
+  if (peer_->context) {
+    peer_->Disconnect(peer_);
+    freerdp_peer_context_free(peer_);
+  }
+  freerdp_peer_free(peer_);
+  peer_ = nullptr;
+}
+
+}  // namespace mp::rdp

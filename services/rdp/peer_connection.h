@@ -1,0 +1,94 @@
+// One RDP client, served on its own thread: FreeRDP's peer loop, the logon (refused before
+// activation), screen capture and encoding paced by the client's frame acknowledgements, and
+// input injection. Everything FreeRDP or Xlib is touched on this thread only; the bus is
+// reached through the SessionGateway.
+#pragma once
+
+#include <freerdp/peer.h>
+#include <winpr/synch.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "session_gateway.h"
+#include "tls_identity.h"
+
+namespace mp::rdp {
+
+class XConnection;
+class ScreenCapture;
+class InputInjector;
+class SurfaceEncoder;
+struct LogonOutcome;
+
+struct PeerOptions {
+  TlsIdentity tls;
+  int max_fps = 30;
+  // A client that has not finished connecting by then is dropped (slow or stuck handshakes
+  // would otherwise hold a peer slot forever).
+  std::chrono::seconds handshake_timeout{20};
+  // How long a connecting client waits for mp-session (e.g. while it restarts).
+  // xfreerdp gives up on a connection after 9 s (TcpAckTimeout): stay below that.
+  std::chrono::seconds session_wait{8};
+};
+
+class PeerConnection {
+ public:
+  // Takes ownership of `peer` (freed on the peer's thread when it ends).
+  PeerConnection(freerdp_peer* peer, PeerId id, SessionGateway& gateway, PeerOptions options);
+  ~PeerConnection();  // asks the thread to stop and joins it
+  PeerConnection(const PeerConnection&) = delete;
+  PeerConnection& operator=(const PeerConnection&) = delete;
+
+  void start();
+  // Any thread: the peer disconnects at its next wake-up (at once: the wait is interrupted).
+  void request_close();
+  PeerId id() const { return id_; }
+  const std::string& address() const { return address_; }
+
+ private:
+  friend struct PeerCallbacks;  // FreeRDP's C callbacks, defined in the .cpp
+
+  void run();
+  bool configure();
+  void serve();
+  void teardown();
+  bool authorize();
+  bool open_display(const LogonOutcome& logon);
+  bool activate();
+  bool send_frame_if_due();
+  DWORD wait_timeout_ms() const;
+
+  freerdp_peer* peer_;
+  PeerId id_;
+  SessionGateway& gateway_;
+  PeerOptions options_;
+  std::string address_;
+  std::thread thread_;
+  std::atomic<bool> close_requested_{false};
+  HANDLE wake_event_ = nullptr;
+  std::chrono::steady_clock::time_point accepted_at_;
+
+  std::string station_key_;
+  bool attached_ = false;
+  bool authorized_ = false;
+  std::unique_ptr<XConnection> x_;
+  std::unique_ptr<ScreenCapture> capture_;
+  std::unique_ptr<InputInjector> input_;
+  std::unique_ptr<SurfaceEncoder> encoder_;
+  HANDLE x_event_ = nullptr;
+
+  bool activated_ = false;
+  bool output_suppressed_ = false;
+  std::chrono::steady_clock::duration frame_period_;
+  std::chrono::steady_clock::time_point last_frame_at_{};
+  std::uint32_t next_frame_id_ = 1;
+  std::uint32_t last_acked_frame_ = 0;
+  std::uint32_t max_unacknowledged_ = 0;  // 0: the client does not acknowledge frames
+  std::uint64_t frames_sent_ = 0;
+};
+
+}  // namespace mp::rdp

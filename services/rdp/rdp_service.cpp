@@ -1,0 +1,330 @@
+#include "rdp_service.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <future>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+
+namespace mp::rdp {
+
+using mp::bus::Reply;
+using mp::bus::RequestOptions;
+using mp::schema::Envelope;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Waits on a peer thread for the main thread's answer, giving up when the peer is told to
+// close. A dropped task (queue closed) breaks the promise and ends the wait at once.
+template <typename T>
+std::optional<T> wait_answer(std::future<T>& answer, std::chrono::milliseconds timeout,
+                             const std::atomic<bool>& cancel) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline && !cancel) {
+    if (answer.wait_for(50ms) == std::future_status::ready) {
+      try {
+        return answer.get();
+      } catch (const std::future_error&) {
+        return std::nullopt;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// A client that vanishes without closing (cable pulled, laptop lid shut) is noticed within
+// about a minute instead of never.
+void enable_keepalive(int fd) {
+  int on = 1, idle = 30, interval = 10, count = 3;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+}
+
+void fill_station(mp::schema::StationInfo::Builder info, const StationDescription& station,
+                  const std::string& transport) {
+  info.setKey(station.key);
+  info.setTransport(transport);
+  info.setClientName(station.client_name);
+  info.setAddress(station.address);
+  auto caps = info.initCapabilities();
+  caps.setVideo(true);
+  caps.setKeyboard(true);
+  caps.setMouse(true);
+  caps.setWidth(station.width);
+  caps.setHeight(station.height);
+}
+
+}  // namespace
+
+RdpService::RdpService(mp::bus::Client& client, RdpOptions options)
+    : client_(client),
+      options_(std::move(options)),
+      queue_(client.reactor()),
+      throttle_(options_.max_failed_logons, options_.failed_logon_window) {}
+
+RdpService::~RdpService() { stop(); }
+
+void RdpService::start() {
+  listener_ = freerdp_listener_new();
+  if (listener_ == nullptr) throw std::runtime_error("freerdp_listener_new failed");
+  listener_->info = this;
+  listener_->PeerAccepted = on_peer_accepted;
+  if (!listener_->Open(listener_, options_.bind_address.c_str(), options_.port)) {
+    throw std::runtime_error("cannot listen on " + options_.bind_address + ":" +
+                             std::to_string(options_.port));
+  }
+  void* fds[32] = {};
+  int count = 0;
+  listener_->GetFileDescriptor(listener_, fds, &count);
+  for (int i = 0; i < count; ++i) {
+    int fd = static_cast<int>(reinterpret_cast<intptr_t>(fds[i]));
+    listener_fds_.push_back(fd);
+    // A failed accept (e.g. out of file descriptors) is logged by FreeRDP; we keep listening.
+    client_.reactor().watch_fd(fd, [this] { listener_->CheckFileDescriptor(listener_); });
+  }
+  spdlog::info("listening on {}:{} (at most {} clients)", options_.bind_address, options_.port,
+               options_.max_peers);
+
+  // No requests are served, but registering makes mp-rdp visible in the bus's presence.
+  client_.serve([](const mp::bus::Incoming&, Envelope::Builder) { return false; });
+  client_.on_registered([this] { send_sync(); });
+  client_.subscribe("bus.presence", [this](std::string_view, const mp::bus::Incoming& event) {
+    auto presence = event.envelope().getPresence();
+    if (presence.getService() != "session" ||
+        presence.getState() != mp::schema::Presence::State::UP ||
+        presence.getIncarnation() == session_incarnation_) {
+      return;
+    }
+    // mp-session came back: whatever it missed while away, the full list repairs.
+    session_incarnation_ = presence.getIncarnation();
+    send_sync();
+  });
+}
+
+void RdpService::stop() {
+  queue_.close();
+  for (auto& [id, peer] : peers_) peer->request_close();
+  peers_.clear();  // joins every peer thread
+  for (int fd : listener_fds_) client_.reactor().unwatch_fd(fd);
+  listener_fds_.clear();
+  if (listener_ != nullptr) {
+    listener_->Close(listener_);
+    freerdp_listener_free(listener_);
+    listener_ = nullptr;
+  }
+}
+
+BOOL RdpService::on_peer_accepted(freerdp_listener* listener, freerdp_peer* peer) {
+  return static_cast<RdpService*>(listener->info)->accept(peer) ? TRUE : FALSE;
+}
+
+bool RdpService::accept(freerdp_peer* peer) {
+  if (peers_.size() >= options_.max_peers) {
+    spdlog::warn("client {} refused: already {} clients", peer->hostname, peers_.size());
+    return false;  // FreeRDP closes the socket and frees the peer
+  }
+  enable_keepalive(peer->sockfd);
+  PeerId id = next_peer_++;
+  auto connection = std::make_unique<PeerConnection>(peer, id, *this, options_.peer);
+  connection->start();
+  peers_[id] = std::move(connection);
+  return true;
+}
+
+std::string RdpService::next_key() {
+  std::ostringstream key;
+  key << client_.service() << ":" << std::hex << client_.incarnation() << ":" << std::dec
+      << ++requests_sent_;
+  return key.str();
+}
+
+// Peer threads -----------------------------------------------------------------------------
+
+bool RdpService::attach(PeerId peer, const StationDescription& station,
+                        const std::atomic<bool>& cancel) {
+  auto promise = std::make_shared<std::promise<bool>>();
+  auto answer = promise->get_future();
+  bool posted = queue_.post([this, peer, station, promise] {
+    attached_peers_[peer] = station;
+    auto it = stations_.find(station.key);
+    if (it == stations_.end()) {
+      stations_[station.key] = Holder{peer, station};
+    } else if (it->second.peer == peer) {
+      it->second.station = station;
+    }
+    send_attach(station, promise);
+  });
+  if (!posted) return false;
+  return wait_answer(answer, options_.bus_timeout + 1s, cancel).value_or(false);
+}
+
+LogonOutcome RdpService::logon(PeerId peer, const std::string& station_key, const std::string& user,
+                               const std::string& password, const std::string& address,
+                               const std::atomic<bool>& cancel) {
+  auto promise = std::make_shared<std::promise<LogonOutcome>>();
+  auto answer = promise->get_future();
+  bool posted = queue_.post([this, peer, station_key, user, password, address, promise] {
+    logon_on_main(peer, station_key, user, password, address, promise);
+  });
+  LogonOutcome unavailable;
+  unavailable.reason = "mp-rdp is stopping";
+  if (!posted) return unavailable;
+  return wait_answer(answer, options_.bus_timeout * 2 + 1s, cancel).value_or(unavailable);
+}
+
+void RdpService::detach(PeerId peer, const std::string& station_key) {
+  queue_.post([this, peer, station_key] {
+    attached_peers_.erase(peer);
+    auto it = stations_.find(station_key);
+    if (it == stations_.end() || it->second.peer != peer) return;  // taken over meanwhile
+    stations_.erase(it);
+    send_detach(station_key);
+  });
+}
+
+void RdpService::finished(PeerId peer) {
+  queue_.post([this, peer] {
+    attached_peers_.erase(peer);
+    peers_.erase(peer);  // joins the (ending) thread
+  });
+}
+
+// Main thread ------------------------------------------------------------------------------
+
+void RdpService::logon_on_main(PeerId peer, const std::string& station_key, const std::string& user,
+                               const std::string& password, const std::string& address,
+                               std::shared_ptr<std::promise<LogonOutcome>> answer) {
+  if (!throttle_.allowed(address, Clock::now())) {
+    spdlog::warn("logon of '{}' on station {} from {} refused: too many failed logons", user,
+                 station_key, address);
+    LogonOutcome outcome;
+    outcome.result = LogonOutcome::Result::throttled;
+    outcome.reason = "too many failed logons";
+    answer->set_value(outcome);
+    return;
+  }
+  client_.request(
+      "session",
+      [&](Envelope::Builder e) {
+        auto credentials = e.initCredentials();
+        credentials.setStationKey(station_key);
+        credentials.setUser(user);
+        credentials.setPassword(password);
+        credentials.setClientAddress(address);
+      },
+      RequestOptions{
+          .deadline = options_.bus_timeout, .idempotency_key = next_key(), .attempts = 2},
+      [this, peer, station_key, user, address, answer](Reply reply) {
+        LogonOutcome outcome;
+        if (!reply.ok() || !reply.envelope().isLogonResult()) {
+          outcome.result = LogonOutcome::Result::unavailable;
+          outcome.reason = reply.ok() ? "unexpected reply" : reply.error_text();
+          spdlog::warn("logon of '{}' on station {} from {} not answered: {}", user, station_key,
+                       address, outcome.reason);
+          answer->set_value(outcome);
+          return;
+        }
+        auto result = reply.envelope().getLogonResult();
+        auto session = result.getSession();
+        if (!result.getOk()) {
+          throttle_.failed(address, Clock::now());
+          outcome.result = LogonOutcome::Result::refused;
+          outcome.reason = result.getReason().cStr();
+          spdlog::warn("logon failed for '{}' on station {} from {}: {}", user, station_key,
+                       address, outcome.reason);
+        } else if (session.getDisplay().size() == 0) {
+          outcome.result = LogonOutcome::Result::unavailable;
+          outcome.reason = "the session has no display";
+          spdlog::error("logon of '{}' on station {} from {}: session {} has no display", user,
+                        station_key, address, session.getId());
+        } else {
+          throttle_.succeeded(address);
+          outcome.result = LogonOutcome::Result::accepted;
+          outcome.display = session.getDisplay().cStr();
+          outcome.xauthority = session.getXauthority().cStr();
+          outcome.width = session.getWidth();
+          outcome.height = session.getHeight();
+          outcome.session_id = session.getId();
+          take_over(peer, station_key);
+          spdlog::info("logon of '{}' on station {} from {}: session {} on {}", user, station_key,
+                       address, outcome.session_id, outcome.display);
+        }
+        answer->set_value(outcome);
+      });
+}
+
+void RdpService::take_over(PeerId peer, const std::string& station_key) {
+  auto mine = attached_peers_.find(peer);
+  if (mine == attached_peers_.end()) return;  // the peer went meanwhile
+  auto it = stations_.find(station_key);
+  if (it != stations_.end() && it->second.peer != peer) {
+    auto previous = peers_.find(it->second.peer);
+    if (previous != peers_.end()) {
+      spdlog::info("station {}: a new connection from {} replaces the one from {}", station_key,
+                   mine->second.address, previous->second->address());
+      previous->second->request_close();
+    }
+  }
+  stations_[station_key] = Holder{peer, mine->second};
+}
+
+void RdpService::send_attach(const StationDescription& station,
+                             std::shared_ptr<std::promise<bool>> answer) {
+  client_.request(
+      "session",
+      [&](Envelope::Builder e) {
+        fill_station(e.initStationAttach().initStation(), station, client_.service());
+      },
+      RequestOptions{
+          .deadline = options_.bus_timeout, .idempotency_key = next_key(), .attempts = 2},
+      [key = station.key, answer](Reply reply) {
+        if (!reply.ok()) spdlog::warn("attach {} not confirmed: {}", key, reply.error_text());
+        answer->set_value(reply.ok());
+      });
+}
+
+void RdpService::send_detach(const std::string& key) {
+  client_.request(
+      "session",
+      [&](Envelope::Builder e) {
+        auto detach = e.initStationDetach();
+        detach.setKey(key);
+        detach.setReason("RDP client disconnected");
+      },
+      RequestOptions{
+          .deadline = options_.bus_timeout, .idempotency_key = next_key(), .attempts = 3},
+      [key](Reply reply) {
+        // If mp-session is away, its return triggers a full sync; nothing is lost.
+        if (!reply.ok()) spdlog::warn("detach {} not confirmed: {}", key, reply.error_text());
+      });
+}
+
+void RdpService::send_sync() {
+  spdlog::info("announcing {} stations to session", stations_.size());
+  client_.request(
+      "session",
+      [&](Envelope::Builder e) {
+        auto sync = e.initTransportSync();
+        sync.setTransport(client_.service());
+        auto list = sync.initStations(static_cast<unsigned>(stations_.size()));
+        unsigned i = 0;
+        for (const auto& [key, holder] : stations_) {
+          fill_station(list[i++], holder.station, client_.service());
+        }
+      },
+      RequestOptions{
+          .deadline = options_.bus_timeout, .idempotency_key = next_key(), .attempts = 3},
+      [](Reply reply) {
+        if (!reply.ok()) spdlog::warn("station sync not confirmed: {}", reply.error_text());
+      });
+}
+
+}  // namespace mp::rdp

@@ -1,0 +1,63 @@
+// Encodes damaged areas of a frame buffer with the best codec the client negotiated and sends
+// them: RemoteFX or NSCodec as surface bits (with frame markers when the client acknowledges
+// frames), else planar bitmap updates. Call on the peer's thread only, after activation.
+#pragma once
+
+#include <freerdp/codec/nsc.h>
+#include <freerdp/codec/planar.h>
+#include <freerdp/codec/rfx.h>
+#include <freerdp/peer.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "screen_capture.h"
+
+namespace mp::rdp {
+
+class SurfaceEncoder {
+ public:
+  enum class Codec { remotefx, nscodec, planar };
+
+  // Chooses from the settings negotiated with the client. Throws std::runtime_error when no
+  // codec fits (e.g. a client below 32 bits per pixel without RemoteFX or NSCodec).
+  SurfaceEncoder(freerdp_peer* peer, int width, int height);
+  ~SurfaceEncoder();
+  SurfaceEncoder(const SurfaceEncoder&) = delete;
+  SurfaceEncoder& operator=(const SurfaceEncoder&) = delete;
+
+  Codec codec() const { return codec_; }
+  static const char* name(Codec codec);
+  // Whether frames can be marked and acknowledged (pacing by acknowledgement).
+  bool frame_markers() const { return frame_markers_; }
+
+  // Sends `areas` of `frame` (BGRX, `stride` bytes a row) as one frame. False: the connection
+  // failed and the peer should go.
+  bool send(const std::uint8_t* frame, int stride, const std::vector<Rect>& areas,
+            std::uint32_t frame_id);
+  std::uint64_t bytes_sent() const { return bytes_sent_; }
+
+ private:
+  bool send_remotefx(const std::uint8_t* frame, int stride, const std::vector<Rect>& areas,
+                     std::uint32_t frame_id);
+  bool send_nscodec(const std::uint8_t* frame, int stride, const std::vector<Rect>& areas,
+                    std::uint32_t frame_id);
+  bool send_planar(const std::uint8_t* frame, int stride, const std::vector<Rect>& areas);
+  bool send_surface_bits(SURFACE_BITS_COMMAND& command, bool first, bool last,
+                         std::uint32_t frame_id);
+
+  freerdp_peer* peer_;
+  int width_;
+  int height_;
+  Codec codec_ = Codec::planar;
+  bool frame_markers_ = false;
+  std::size_t max_request_bytes_ = 0;
+  RFX_CONTEXT* rfx_ = nullptr;
+  NSC_CONTEXT* nsc_ = nullptr;
+  BITMAP_PLANAR_CONTEXT* planar_ = nullptr;
+  wStream* stream_ = nullptr;
+  std::uint64_t bytes_sent_ = 0;
+};
+
+}  // namespace mp::rdp
