@@ -1,25 +1,98 @@
-// mp-session: the authority for stations, users and sessions. Thin: flags, logging, the state
-// file, the bus client, then the SessionService on one reactor until SIGTERM.
+// mp-session: the authority for stations, users and sessions, and the owner of the sessions'
+// desktops. Thin: flags, logging, the state file, the bus client, then the SessionService on one
+// reactor until SIGTERM (which leaves every desktop running). `--end-all-sessions` is a one-shot
+// that logs everyone off and exits.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <filesystem>
+#include <functional>
+#include <sstream>
 
+#include "desktop_launcher.h"
 #include "mp/bus/client.h"
 #include "mp/bus/endpoints.h"
 #include "mp/bus/service_main.h"
 #include "mp/service/service_main.h"
 #include "password.h"
+#include "policy_relay.h"
 #include "session_service.h"
 #include "session_store.h"
+#include "system_desktops.h"
+#include "unix_account.h"
+
+namespace {
+
+std::vector<std::string> split_command(const std::string& command) {
+  std::istringstream words(command);
+  std::vector<std::string> argv;
+  for (std::string word; words >> word;) argv.push_back(word);
+  return argv;
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string text;
+  for (const auto& a : argv) text += (text.empty() ? "" : " ") + a;
+  return text;
+}
+
+// As root: /run/multipoint-sessions (0711) for the default bus; another bus (a test, a second
+// instance) gets its own subdirectory there, so two instances never share session ids. Not
+// root: inside the runtime dir.
+std::string default_sessions_dir(bool as_root, const std::string& runtime_dir) {
+  if (!as_root) return (std::filesystem::path(runtime_dir) / "sessions").string();
+  const std::filesystem::path base = "/run/multipoint-sessions";
+  if (std::filesystem::path(runtime_dir) == mp::bus::default_runtime_dir()) return base.string();
+  std::error_code ec;
+  std::filesystem::create_directories(base, ec);
+  chmod(base.c_str(), 0711);
+  char name[32];
+  std::snprintf(name, sizeof name, "bus-%016zx", std::hash<std::string>{}(runtime_dir));
+  return (base / name).string();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"mp-session: stations, users and sessions for multipoint"};
+  CLI::App app{"mp-session: stations, users, sessions and their desktops for multipoint"};
+  const bool as_root = geteuid() == 0;
   std::string runtime_dir = mp::bus::default_runtime_dir();
   std::string state_dir = mp::bus::default_state_dir();
+  std::string sessions_dir;
   std::string log_level = "info";
+  std::string session_command = joined(mp::session::default_session_command());
+  std::string agent = mp::session::default_agent_program().string();
+  std::string xvfb = "/usr/bin/Xvfb";
+  int first_display = 10;
+  int disconnected_timeout_s = 0;
+  std::string privacy_notice = mp::session::kDefaultPrivacyNotice;
+  bool end_all = false;
   app.add_option("--runtime-dir", runtime_dir, "where the bus sockets live")->capture_default_str();
   app.add_option("--state-dir", state_dir, "where session.db is kept")->capture_default_str();
+  app.add_option("--sessions-dir", sessions_dir,
+                 "per-session directories (cookie, agent socket); default "
+                 "/run/multipoint-sessions as root, else RUNTIME-DIR/sessions");
+  app.add_option("--session-command", session_command,
+                 "the desktop session, run as the user (words split on spaces, no shell)")
+      ->capture_default_str();
+  app.add_option("--agent", agent, "the mp-agent binary")->capture_default_str();
+  app.add_option("--xvfb", xvfb, "the Xvfb binary")->capture_default_str();
+  app.add_option("--first-display", first_display, "sessions get displays :N from here up")
+      ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  app.add_option("--disconnected-timeout", disconnected_timeout_s,
+                 "log off a disconnected session after this many seconds; 0: never")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--privacy-notice", privacy_notice,
+                 "shown at a user's first logon until acknowledged; empty: none")
+      ->capture_default_str();
+  app.add_flag("--end-all-sessions", end_all,
+               "log off every recorded session, end its desktop, and exit");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -27,29 +100,72 @@ int main(int argc, char** argv) {
   if (int exit_code = mp::service::prepare_service("session", log_level, state_dir)) {
     return exit_code;
   }
+  if (sessions_dir.empty()) sessions_dir = default_sessions_dir(as_root, runtime_dir);
+  auto command = split_command(session_command);
+  if (command.empty()) {
+    spdlog::critical("--session-command is empty");
+    return 2;
+  }
+  if (!as_root) {
+    spdlog::info("not root: every session runs as uid {} and no Linux accounts are made", getuid());
+  }
 
   try {
     mp::session::SessionStore store(std::filesystem::path(state_dir) / "session.db");
     mp::session::PasswordHasher hasher;
     zmq::context_t context(1);
     mp::bus::Reactor reactor;
+    mp::session::UnixAccounts accounts(as_root);
+    mp::session::DesktopLauncher launcher(mp::session::DesktopConfig{.session_command = command,
+                                                                     .agent_program = agent,
+                                                                     .xvfb = xvfb,
+                                                                     .sessions_dir = sessions_dir,
+                                                                     .first_display = first_display,
+                                                                     .log_in_home = as_root},
+                                          as_root);
+    mp::session::SessionServiceOptions options{
+        .disconnected_timeout = std::chrono::seconds(disconnected_timeout_s),
+        .privacy_notice = privacy_notice};
+
+    if (end_all) {
+      // No bus: the sessions end in the store, and subscribers resync when mp-session is back.
+      mp::session::SystemDesktops desktops(context, reactor, accounts, launcher,
+                                           {.supervise_agents = false});
+      mp::session::SessionService service(
+          store, hasher, desktops, [](std::string_view, const mp::bus::Build&, std::uint64_t) {},
+          options);
+      std::size_t ended = service.end_all_sessions("--end-all-sessions");
+      bool done = reactor.run_until([&] { return !desktops.ending(); }, std::chrono::seconds(20));
+      spdlog::info("{} sessions ended{}", ended, done ? "" : "; some processes did not exit");
+      return done ? 0 : 1;
+    }
+
     reactor.stop_on_signals();
     mp::bus::Client client(
         context, reactor, mp::bus::Endpoints::in_directory(runtime_dir),
         mp::bus::ClientOptions{.service = std::string(mp::session::kServiceName)});
+    mp::session::SystemDesktops desktops(context, reactor, accounts, launcher);
     mp::session::SessionService service(
-        store, hasher,
+        store, hasher, desktops,
         [&client](std::string_view topic, const mp::bus::Build& body, std::uint64_t version) {
           client.publish(topic, body, version);
-        });
+        },
+        options);
+    mp::session::PolicyRelay policy(client, [&desktops] { desktops.policy_changed(); });
+    desktops.set_policy(&policy);
     client.serve([&service](const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply) {
       return service.handle(request, reply);
     });
+    service.recover_desktops();
+    policy.start();
+    reactor.every(std::chrono::seconds(1), [&service] { service.tick(); });
     mp::bus::notify_ready();
     mp::bus::start_watchdog(reactor);
     reactor.run();
     mp::bus::notify_stopping();
-    spdlog::info("stopping at state version {}", service.state_version());
+    // The desktops go on: operators restart single services, and the next mp-session adopts them.
+    spdlog::info("stopping at state version {}; {} desktops left running", service.state_version(),
+                 desktops.running());
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

@@ -30,6 +30,8 @@ constexpr std::size_t kMaxClientNameBytes = 256;
 constexpr std::size_t kMaxAddressBytes = 256;
 constexpr std::size_t kMaxReasonBytes = 1024;
 constexpr std::size_t kMaxSyncStations = 4096;
+constexpr std::size_t kMaxMessageBytes = 4096;
+constexpr std::size_t kMaxSenderBytes = 128;
 // Desktop sizes a transport may ask for; 0 means "no preference".
 constexpr std::uint16_t kDefaultWidth = 1920, kDefaultHeight = 1080;
 constexpr std::uint16_t kMinWidth = 640, kMaxWidth = 4096;
@@ -83,6 +85,10 @@ void fill(mp::schema::SessionRecord::Builder out, const SessionRecord& record) {
   out.setStartedAtNs(record.started_at_ns);
   out.setEndedAtNs(record.ended_at_ns);
   out.setUnixUser(record.unix_user);
+  out.setXauthority(record.xauthority);
+  out.setWidth(record.width);
+  out.setHeight(record.height);
+  out.setAgentUp(record.agent_up);
 }
 
 std::string check_station_info(mp::schema::StationInfo::Reader info) {
@@ -106,13 +112,24 @@ std::string loggable_user(std::string_view name) {
 
 }  // namespace
 
-SessionService::SessionService(SessionStore& store, const PasswordHasher& hasher, Publish publish,
-                               SessionServiceOptions options)
+SessionService::SessionService(SessionStore& store, const PasswordHasher& hasher,
+                               Desktops& desktops, Publish publish, SessionServiceOptions options)
     : store_(store),
       hasher_(hasher),
+      desktops_(desktops),
       publish_(std::move(publish)),
       options_(std::move(options)),
-      throttle_(options_.throttle) {
+      throttle_(options_.throttle),
+      // Message ids stay unique across restarts without being stored.
+      next_message_id_(static_cast<std::uint64_t>(now_ns())) {
+  desktops_.set_events(Desktops::Events{
+      .ended = [this](std::uint64_t id, const std::string& reason) { desktop_ended(id, reason); },
+      .agent_up = [this](std::uint64_t id, bool up) { agent_up(id, up); },
+      .agent_started = [this](std::uint64_t id, pid_t pid) { agent_started(id, pid); },
+      .reply = [this](std::uint64_t id, std::uint64_t message_id,
+                      const std::string& text) { agent_replied(id, message_id, text); },
+      .notice_acknowledged = [this](std::uint64_t id) { notice_acknowledged(id); },
+  });
   if (store_.existed_before()) {
     // Restart path: the store is the state; transports resync their stations by themselves.
     spdlog::info("restart: {} at state version {}: {} stations, {} users, {} open sessions",
@@ -122,6 +139,53 @@ SessionService::SessionService(SessionStore& store, const PasswordHasher& hasher
     spdlog::info("fresh start: new state in {}", store_.file().string());
   }
   prune(now_ns());
+}
+
+void SessionService::recover_desktops() {
+  std::vector<SessionRecord> gone;
+  for (const auto& record : store_.open_sessions()) {
+    if (!desktops_.adopt(record, privacy_notice_for(record.user))) gone.push_back(record);
+  }
+  if (gone.empty()) return;
+  mutate_internally([&](Mutation& m) {
+    for (const auto& record : gone) close_session(m, record);
+  });
+}
+
+void SessionService::tick() {
+  if (options_.disconnected_timeout.count() <= 0) return;
+  auto now = std::chrono::steady_clock::now();
+  std::map<std::uint64_t, std::chrono::steady_clock::time_point> still;
+  std::vector<SessionRecord> expired;
+  for (const auto& record : store_.open_sessions()) {
+    if (record.state != SessionState::DISCONNECTED) continue;
+    auto it = disconnected_since_.find(record.id);
+    auto since = it == disconnected_since_.end() ? now : it->second;
+    if (now - since >= options_.disconnected_timeout) {
+      expired.push_back(record);
+    } else {
+      still[record.id] = since;
+    }
+  }
+  disconnected_since_ = std::move(still);
+  if (expired.empty()) return;
+  for (const auto& record : expired) {
+    spdlog::info("session {} of {} disconnected for {} s: logged off", record.id, record.user,
+                 options_.disconnected_timeout.count());
+  }
+  mutate_internally([&](Mutation& m) {
+    for (const auto& record : expired) close_session(m, record);
+  });
+}
+
+std::size_t SessionService::end_all_sessions(const std::string& reason) {
+  auto open = store_.open_sessions();
+  if (open.empty()) return 0;
+  mutate_internally([&](Mutation& m) {
+    for (const auto& record : open) close_session(m, record);
+  });
+  spdlog::info("ended {} sessions: {}", open.size(), reason);
+  return open.size();
 }
 
 std::int64_t SessionService::now_ns() const {
@@ -199,6 +263,9 @@ bool SessionService::handle(const Incoming& request, Envelope::Builder reply) {
     case Envelope::SNAPSHOT_REQUEST:
       snapshot(envelope.getSnapshotRequest(), reply);
       return true;
+    case Envelope::SEND_MESSAGE:
+      send_message(envelope.getSendMessage(), text(request.header().getOperator()), reply);
+      return true;
     default:
       return false;
   }
@@ -214,23 +281,63 @@ bool SessionService::mutate(const Incoming& request, Envelope::Builder reply, co
 
   Mutation m;
   m.now_ns = now_ns();
-  SessionStore::Transaction transaction(store_);
-  if (!key.empty() && answer_retry(store_.applied_request(key), key, body, reply)) {
-    return true;  // nothing changes: the transaction rolls back
+  std::uint64_t base = 0;
+  try {
+    SessionStore::Transaction transaction(store_);
+    if (!key.empty() && answer_retry(store_.applied_request(key), key, body, reply)) {
+      return true;  // nothing changes: the transaction rolls back
+    }
+    apply(m, reply);
+    if (reply.isError()) {  // refused: nothing was applied, nothing to remember
+      rolled_back(m);
+      return true;
+    }
+    base = store_.state_version();
+    if (!m.changes.empty()) store_.set_state_version(base + m.changes.size());
+    if (!key.empty()) store_.record_applied_request(key, record_reply(body, reply), m.now_ns);
+    transaction.commit();
+  } catch (...) {
+    rolled_back(m);
+    throw;
   }
-  apply(m, reply);
-  if (reply.isError()) return true;  // refused: nothing was applied, nothing to remember
+  committed(m, base);
+  return true;
+}
 
-  std::uint64_t base = store_.state_version();
-  if (!m.changes.empty()) store_.set_state_version(base + m.changes.size());
-  if (!key.empty()) store_.record_applied_request(key, record_reply(body, reply), m.now_ns);
-  transaction.commit();
+void SessionService::mutate_internally(const std::function<void(Mutation&)>& apply) {
+  Mutation m;
+  m.now_ns = now_ns();
+  std::uint64_t base = 0;
+  try {
+    SessionStore::Transaction transaction(store_);
+    apply(m);
+    base = store_.state_version();
+    if (!m.changes.empty()) store_.set_state_version(base + m.changes.size());
+    transaction.commit();
+  } catch (...) {
+    rolled_back(m);
+    throw;
+  }
+  committed(m, base);
+}
 
+void SessionService::committed(Mutation& m, std::uint64_t base) {
   // Published only once durable: an update a subscriber saw is never lost by a crash. A crash
   // between commit and publish leaves a version gap, which makes consumers resync.
   for (std::size_t i = 0; i < m.changes.size(); ++i) publish(m.changes[i], base + i + 1);
+  // Only now do desktops end or move: a refused or failed request leaves them as they were.
+  for (const auto& change : m.changes) {
+    if (auto* record = std::get_if<SessionRecord>(&change)) desktops_.changed(*record);
+  }
   if (++mutations_since_prune_ >= options_.prune_every) prune(m.now_ns);
-  return true;
+}
+
+void SessionService::rolled_back(Mutation& m) {
+  for (SessionRecord record : m.started) {
+    record.state = SessionState::ENDED;
+    desktops_.changed(record);
+  }
+  m.started.clear();
 }
 
 void SessionService::publish(const Change& change, std::uint64_t version) {
@@ -319,6 +426,7 @@ void SessionService::attach(Mutation& m, mp::schema::StationAttach::Reader body,
   if (auto record = store_.session(station.session_id);
       record && record->state == SessionState::ACTIVE) {
     assignment.setDisplay(record->display);
+    assignment.setXauthority(record->xauthority);
     assignment.setSessionId(record->id);
   }
 }
@@ -410,37 +518,32 @@ void SessionService::rename(Mutation& m, mp::schema::StationRename::Reader body,
 
 // Sessions ---------------------------------------------------------------------------------
 
-std::string SessionService::free_display() {
-  std::set<std::string> used;
-  for (const auto& record : store_.open_sessions()) used.insert(record.display);
-  for (int n = options_.first_display;; ++n) {
-    std::string display = ":" + std::to_string(n);
-    if (!used.contains(display)) return display;
-  }
+std::string SessionService::privacy_notice_for(const std::string& user) {
+  if (options_.privacy_notice.empty() || store_.notice_acknowledged(user)) return "";
+  return options_.privacy_notice;
 }
 
-std::variant<SessionRecord, std::string> SessionService::open_session(Mutation& m, Station station,
-                                                                      const std::string& user) {
-  if (station.session_id != 0) {
-    auto record = store_.session(station.session_id);
-    if (record && record->state != SessionState::ENDED) {
-      if (record->user != user) {
-        return "station '" + station.key + "' holds another user's session; log it off first";
-      }
-      if (record->state == SessionState::DISCONNECTED) {
-        record->state = SessionState::ACTIVE;
-        store_.update_session(*record);
-        m.changes.emplace_back(*record);
-      }
-      return *record;
-    }
-  }
+std::variant<SessionRecord, std::string> SessionService::new_session(Mutation& m, Station& station,
+                                                                     const std::string& user) {
   SessionRecord record{.station_key = station.key,
                        .user = user,
-                       .display = free_display(),
                        .state = SessionState::ACTIVE,
-                       .started_at_ns = m.now_ns};
-  record.id = store_.insert_session(record);
+                       .started_at_ns = m.now_ns,
+                       .width = station.capabilities.width,
+                       .height = station.capabilities.height};
+  record.id = store_.insert_session(record);  // the id names the desktop's directory
+  std::set<std::string> taken;
+  for (const auto& open : store_.open_sessions()) {
+    if (!open.display.empty()) taken.insert(open.display);
+  }
+  if (auto e = desktops_.start(record, taken, privacy_notice_for(user)); !e.empty()) {
+    store_.delete_session(record.id);
+    spdlog::error("session for {} on station {}: cannot start the desktop: {}", user, station.key,
+                  e);
+    return "cannot start the desktop: " + e;
+  }
+  m.started.push_back(record);
+  store_.update_session(record);
   station.session_id = record.id;
   store_.put_station(station);
   m.changes.emplace_back(record);
@@ -448,6 +551,51 @@ std::variant<SessionRecord, std::string> SessionService::open_session(Mutation& 
   spdlog::info("session {} for {} on station {} (display {})", record.id, user, station.key,
                record.display);
   return record;
+}
+
+std::variant<SessionRecord, std::string> SessionService::open_session(Mutation& m, Station station,
+                                                                      const std::string& user) {
+  if (station.session_id != 0) {
+    auto record = store_.session(station.session_id);
+    if (record && record->state != SessionState::ENDED) {
+      if (record->user == user) {
+        if (record->state == SessionState::DISCONNECTED) {
+          record->state = SessionState::ACTIVE;
+          store_.update_session(*record);
+          m.changes.emplace_back(*record);
+        }
+        return *record;
+      }
+      if (record->state == SessionState::ACTIVE) {
+        return "station '" + station.key + "' holds another user's session; log it off first";
+      }
+      // Another user's disconnected session: it stays, waiting for its user at any station.
+    }
+  }
+  // One session per user: a disconnected one follows its user to this station; an active one
+  // elsewhere must be logged off first.
+  for (auto record : store_.open_sessions_of_user(user)) {
+    if (record.state == SessionState::ACTIVE) {
+      return "user '" + user + "' is logged on at station '" + record.station_key +
+             "'; log off there first";
+    }
+    if (auto old = store_.station(record.station_key); old && old->session_id == record.id) {
+      old->session_id = 0;
+      store_.put_station(*old);
+      m.changes.emplace_back(*old);
+    }
+    spdlog::info("session {} of {} moves from station {} to {}", record.id, user,
+                 record.station_key, station.key);
+    record.station_key = station.key;
+    record.state = SessionState::ACTIVE;
+    store_.update_session(record);
+    m.changes.emplace_back(record);
+    station.session_id = record.id;
+    store_.put_station(station);
+    m.changes.emplace_back(station);
+    return record;
+  }
+  return new_session(m, station, user);
 }
 
 void SessionService::close_session(Mutation& m, SessionRecord record) {
@@ -493,9 +641,28 @@ void SessionService::start_session(Mutation& m, mp::schema::SessionStart::Reader
 
 void SessionService::end_session(Mutation& m, mp::schema::SessionEnd::Reader body,
                                  Envelope::Builder reply) {
-  auto record = store_.session(body.getSessionId());
+  std::uint64_t id = body.getSessionId();
+  if (id == 0) {
+    // By the station that shows it.
+    std::string key = text(body.getStationKey());
+    if (auto e = check_station_key(key); !e.empty()) {
+      set_error(reply, Error::Kind::INVALID, "give a sessionId or a stationKey: " + e);
+      return;
+    }
+    auto station = store_.station(key);
+    if (!station) {
+      set_error(reply, Error::Kind::INVALID, "no station '" + key + "'");
+      return;
+    }
+    if (station->session_id == 0) {
+      set_error(reply, Error::Kind::INVALID, "station '" + key + "' has no session");
+      return;
+    }
+    id = station->session_id;
+  }
+  auto record = store_.session(id);
   if (!record) {
-    set_error(reply, Error::Kind::INVALID, "no session " + std::to_string(body.getSessionId()));
+    set_error(reply, Error::Kind::INVALID, "no session " + std::to_string(id));
     return;
   }
   if (record->state == SessionState::ENDED) {
@@ -503,7 +670,114 @@ void SessionService::end_session(Mutation& m, mp::schema::SessionEnd::Reader bod
     return;
   }
   close_session(m, *record);
-  reply.initAck();
+  reply.initAck().setDetail("session " + std::to_string(id) + " of " + record->user +
+                            " logged off");
+}
+
+void SessionService::send_message(mp::schema::SendMessage::Reader body,
+                                  const std::string& operator_name, Envelope::Builder reply) {
+  std::string message = text(body.getText());
+  std::string from = text(body.getFrom());
+  std::string e = message.empty() ? "text is empty" : check_text("text", message, kMaxMessageBytes);
+  if (e.empty()) e = check_text("from", from, kMaxSenderBytes);
+  if (e.empty() && body.getStations().size() > kMaxSyncStations) e = "too many stations";
+  std::vector<std::string> keys;
+  for (auto key : body.getStations()) {
+    if (!e.empty()) break;
+    keys.push_back(text(key));
+    e = check_station_key(keys.back());
+  }
+  if (!e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  if (from.empty()) from = operator_name;
+  if (auto oe = check_text("operator", from, kMaxSenderBytes); !oe.empty()) from = "teacher";
+  // Empty list: every active session.
+  if (keys.empty()) {
+    for (const auto& record : store_.open_sessions()) {
+      if (record.state == SessionState::ACTIVE) keys.push_back(record.station_key);
+    }
+  }
+  auto delivered = reply.initSendMessageResult().initDelivered(static_cast<unsigned>(keys.size()));
+  for (unsigned i = 0; i < keys.size(); ++i) {
+    auto out = delivered[i];
+    out.setStationKey(keys[i]);
+    auto station = store_.station(keys[i]);
+    std::optional<SessionRecord> record;
+    if (station && station->session_id != 0) record = store_.session(station->session_id);
+    if (!station) {
+      out.setReason("no such station");
+    } else if (!record || record->state != SessionState::ACTIVE) {
+      out.setReason("no active session");
+    } else {
+      std::uint64_t id = ++next_message_id_;
+      std::string reason;
+      if (desktops_.show_message(record->id, id, from, message, &reason)) {
+        out.setMessageId(id);
+      } else {
+        out.setReason(reason);
+      }
+    }
+  }
+}
+
+// Desktop events -----------------------------------------------------------------------------
+
+void SessionService::desktop_ended(std::uint64_t id, const std::string& reason) {
+  auto record = store_.session(id);
+  if (!record || record->state == SessionState::ENDED) return;
+  spdlog::info("session {} of {} ends: {}", id, record->user, reason);
+  mutate_internally([&](Mutation& m) { close_session(m, *record); });
+}
+
+void SessionService::agent_up(std::uint64_t id, bool up) {
+  auto record = store_.session(id);
+  if (!record || record->state == SessionState::ENDED || record->agent_up == up) return;
+  mutate_internally([&](Mutation& m) {
+    record->agent_up = up;
+    store_.update_session(*record);
+    m.changes.emplace_back(*record);
+  });
+}
+
+void SessionService::agent_started(std::uint64_t id, pid_t pid) {
+  SessionStore::Transaction transaction(store_);
+  store_.set_agent_pid(id, pid);
+  transaction.commit();
+}
+
+void SessionService::agent_replied(std::uint64_t id, std::uint64_t message_id,
+                                   const std::string& reply_text) {
+  auto record = store_.session(id);
+  if (!record || record->state == SessionState::ENDED) return;
+  std::int64_t at = now_ns();
+  // An event, not state: no version.
+  publish_(
+      kReplyTopic,
+      [&](Envelope::Builder e) {
+        auto reply = e.initMessageReply();
+        reply.setStationKey(record->station_key);
+        reply.setUser(record->user);
+        reply.setMessageId(message_id);
+        reply.setText(reply_text);
+        reply.setAtNs(at);
+      },
+      0);
+}
+
+void SessionService::notice_acknowledged(std::uint64_t id) {
+  auto record = store_.session(id);
+  if (!record || !store_.user(record->user)) return;
+  {
+    SessionStore::Transaction transaction(store_);
+    store_.set_notice_acknowledged(record->user);
+    transaction.commit();
+  }
+  spdlog::info("{} acknowledged the privacy notice", record->user);
+  for (const auto& open : store_.open_sessions_of_user(record->user)) {
+    desktops_.set_privacy_notice(open.id, "");
+  }
 }
 
 // Users and logon --------------------------------------------------------------------------
@@ -596,6 +870,7 @@ void SessionService::add_user(Mutation& m, mp::schema::UserAdd::Reader body,
   if (e.empty() && !valid_role(body.getRole())) e = "role must be standard, admin or dashboard";
   if (e.empty()) e = check_new_password(view(body.getPassword()));
   if (e.empty() && store_.user(name)) e = "user '" + name + "' already exists";
+  if (e.empty()) e = desktops_.add_user(name);  // the Linux account behind it
   if (!e.empty()) {
     set_error(reply, Error::Kind::INVALID, e);
     return;
@@ -623,7 +898,10 @@ void SessionService::remove_user(Mutation& m, mp::schema::UserRemove::Reader bod
   store_.remove_user(name);
   m.changes.emplace_back(UserChange{*user, true});
   spdlog::info("user {} removed", name);
-  reply.initAck();
+  // The Linux account is locked, not deleted: the user's files stay for an administrator.
+  std::string locked = desktops_.remove_user(name);
+  if (!locked.empty()) spdlog::error("user {}: {}", name, locked);
+  reply.initAck().setDetail(locked.empty() ? "sessions ended, account locked" : locked);
 }
 
 // Reads ------------------------------------------------------------------------------------

@@ -9,12 +9,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "desktops.h"
 #include "envelope.capnp.h"
 #include "logon_throttle.h"
 #include "mp/bus/client.h"
@@ -29,6 +31,9 @@ inline constexpr std::string_view kSnapshotTopic = "session";
 inline constexpr std::string_view kStationTopic = "session.station";
 inline constexpr std::string_view kUserTopic = "session.user";
 inline constexpr std::string_view kSessionTopic = "session.session";
+inline constexpr std::string_view kReplyTopic = "session.reply";
+inline constexpr const char* kDefaultPrivacyNotice =
+    "This computer is monitored. Your activities may be seen by the teacher.";
 
 struct SessionServiceOptions {
   // Idempotency records: forgotten after the TTL, and beyond this many.
@@ -37,9 +42,12 @@ struct SessionServiceOptions {
   std::size_t prune_every = 256;  // mutations between two prunings (and one at start)
   // Ended sessions are history, not state: kept this long, then deleted.
   std::chrono::hours ended_session_ttl{24 * 30};
-  // Sessions get X displays ":N" from here up (the lowest free number).
-  int first_display = 10;
   LogonThrottle::Options throttle;
+  // A disconnected session is logged off after this long; zero: kept until log off. Counted
+  // by tick() from when it first sees the session disconnected (again after a restart).
+  std::chrono::seconds disconnected_timeout{0};
+  // Shown in a user's sessions until they acknowledge it once; empty: no notice.
+  std::string privacy_notice = kDefaultPrivacyNotice;
   // CLOCK_REALTIME in nanoseconds; empty: the system clock. Tests inject their own.
   std::function<std::int64_t()> clock;
 };
@@ -50,11 +58,22 @@ class SessionService {
   using Publish = std::function<void(std::string_view topic, const mp::bus::Build& body,
                                      std::uint64_t state_version)>;
 
-  SessionService(SessionStore& store, const PasswordHasher& hasher, Publish publish,
-                 SessionServiceOptions options = {});
+  // `desktops` runs what the records describe (SystemDesktops in mp-session).
+  SessionService(SessionStore& store, const PasswordHasher& hasher, Desktops& desktops,
+                 Publish publish, SessionServiceOptions options = {});
+
+  // The restart path, once the bus client can publish: every session the store says is open is
+  // re-adopted if its display still runs, else ended.
+  void recover_desktops();
 
   // A Client::RequestHandler: fills `reply`, or returns false for a body it does not serve.
   bool handle(const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply);
+
+  // Called every second by main(): logs off sessions disconnected for too long.
+  void tick();
+
+  // Logs off every open session (the one-shot --end-all-sessions). Returns how many.
+  std::size_t end_all_sessions(const std::string& reason);
 
   std::uint64_t state_version() { return store_.state_version(); }
 
@@ -68,11 +87,19 @@ class SessionService {
   struct Mutation {
     std::int64_t now_ns = 0;
     std::vector<Change> changes;
+    std::vector<SessionRecord> started;  // desktops started: ended again if nothing commits
   };
   using Apply = std::function<void(Mutation&, mp::schema::Envelope::Builder reply)>;
 
   bool mutate(const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply,
               const Apply& apply);
+  // A change mp-session makes by itself (a desktop ended, an agent came up): versioned and
+  // published like a request's.
+  void mutate_internally(const std::function<void(Mutation&)>& apply);
+  // After the commit: publish, and tell the desktops what changed.
+  void committed(Mutation& m, std::uint64_t base_version);
+  // Nothing committed: desktops started for it are ended again.
+  void rolled_back(Mutation& m);
   void publish(const Change& change, std::uint64_t version);
   void prune(std::int64_t now_ns);
   std::int64_t now_ns() const;
@@ -95,6 +122,15 @@ class SessionService {
                      mp::schema::Envelope::Builder reply);
   void end_session(Mutation& m, mp::schema::SessionEnd::Reader body,
                    mp::schema::Envelope::Builder reply);
+  void send_message(mp::schema::SendMessage::Reader body, const std::string& operator_name,
+                    mp::schema::Envelope::Builder reply);
+
+  // Events from the desktops.
+  void desktop_ended(std::uint64_t session_id, const std::string& reason);
+  void agent_up(std::uint64_t session_id, bool up);
+  void agent_started(std::uint64_t session_id, pid_t pid);
+  void agent_replied(std::uint64_t session_id, std::uint64_t message_id, const std::string& text);
+  void notice_acknowledged(std::uint64_t session_id);
 
   // Reads.
   void authenticate(mp::schema::Authenticate::Reader body, mp::schema::Envelope::Builder reply);
@@ -111,7 +147,10 @@ class SessionService {
   std::variant<SessionRecord, std::string> open_session(Mutation& m, Station station,
                                                         const std::string& user);
   void close_session(Mutation& m, SessionRecord record);
-  std::string free_display();
+  // A new session on `station` for `user`, its desktop started; an error text if it cannot.
+  std::variant<SessionRecord, std::string> new_session(Mutation& m, Station& station,
+                                                       const std::string& user);
+  std::string privacy_notice_for(const std::string& user);
   struct LogonCheck {
     std::optional<User> user;  // set when the password is right
     const char* reason = "";   // why not, without saying whether the name exists
@@ -122,10 +161,13 @@ class SessionService {
 
   SessionStore& store_;
   const PasswordHasher& hasher_;
+  Desktops& desktops_;
   Publish publish_;
   SessionServiceOptions options_;
   LogonThrottle throttle_;
   std::uint64_t mutations_since_prune_ = 0;
+  std::uint64_t next_message_id_;
+  std::map<std::uint64_t, std::chrono::steady_clock::time_point> disconnected_since_;
 };
 
 }  // namespace mp::session

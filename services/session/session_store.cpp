@@ -16,7 +16,7 @@ using mp::service::Statement;
 
 // Schema migrations: entry i takes the database from user_version i to i + 1.
 // Append only; never edit a released step.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE meta (
   key TEXT PRIMARY KEY,
@@ -70,6 +70,18 @@ CREATE TABLE applied_requests (
 ) STRICT;
 CREATE INDEX applied_requests_by_age ON applied_requests (applied_at_ns);
 )sql",
+    // 2: running desktops (display file, size, agent, the processes to re-adopt) and the
+    // privacy notice per user.
+    R"sql(
+ALTER TABLE sessions ADD COLUMN xauthority TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN width INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN height INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN agent_up INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN xvfb_pid INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN session_pid INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN agent_pid INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN notice_acknowledged INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 // The file holds password hashes. Freed pages are zeroed: a removed user's hash does not linger
@@ -104,7 +116,8 @@ Station read_station(Statement& s) {
 }
 
 constexpr const char* kSessionColumns =
-    "id, station_key, user_name, display, state, started_at_ns, ended_at_ns, unix_user";
+    "id, station_key, user_name, display, state, started_at_ns, ended_at_ns, unix_user, "
+    "xauthority, width, height, agent_up, xvfb_pid, session_pid, agent_pid";
 
 SessionRecord read_session(Statement& s) {
   SessionRecord record;
@@ -116,6 +129,11 @@ SessionRecord read_session(Statement& s) {
   record.started_at_ns = s.int64(5);
   record.ended_at_ns = s.int64(6);
   record.unix_user = s.text(7);
+  record.xauthority = s.text(8);
+  record.width = static_cast<std::uint16_t>(s.int64(9));
+  record.height = static_cast<std::uint16_t>(s.int64(10));
+  record.agent_up = s.int64(11) != 0;
+  record.processes = {.xvfb = s.int64(12), .session = s.int64(13), .agent = s.int64(14)};
   return record;
 }
 
@@ -257,22 +275,20 @@ std::uint64_t SessionStore::insert_session(const SessionRecord& record) {
   // AUTOINCREMENT: ids of ended, pruned sessions are never handed out again.
   Statement(db_,
             "INSERT INTO sessions (station_key, user_name, display, state, started_at_ns, "
-            "ended_at_ns, unix_user) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-      .bind(1, record.station_key)
-      .bind(2, record.user)
-      .bind(3, record.display)
-      .bind(4, static_cast<std::int64_t>(record.state))
-      .bind(5, record.started_at_ns)
-      .bind(6, record.ended_at_ns)
-      .bind(7, record.unix_user)
+            "ended_at_ns, unix_user) VALUES ('', '', '', 0, 0, 0, '')")
       .run();
-  return static_cast<std::uint64_t>(db_.last_insert_rowid());
+  SessionRecord stored = record;
+  stored.id = static_cast<std::uint64_t>(db_.last_insert_rowid());
+  update_session(stored);
+  return stored.id;
 }
 
 void SessionStore::update_session(const SessionRecord& record) {
   Statement(db_,
             "UPDATE sessions SET station_key = ?2, user_name = ?3, display = ?4, state = ?5, "
-            "started_at_ns = ?6, ended_at_ns = ?7, unix_user = ?8 WHERE id = ?1")
+            "started_at_ns = ?6, ended_at_ns = ?7, unix_user = ?8, xauthority = ?9, width = ?10, "
+            "height = ?11, agent_up = ?12, xvfb_pid = ?13, session_pid = ?14, agent_pid = ?15 "
+            "WHERE id = ?1")
       .bind(1, record.id)
       .bind(2, record.station_key)
       .bind(3, record.user)
@@ -281,6 +297,13 @@ void SessionStore::update_session(const SessionRecord& record) {
       .bind(6, record.started_at_ns)
       .bind(7, record.ended_at_ns)
       .bind(8, record.unix_user)
+      .bind(9, record.xauthority)
+      .bind(10, std::int64_t{record.width})
+      .bind(11, std::int64_t{record.height})
+      .bind(12, std::int64_t{record.agent_up})
+      .bind(13, record.processes.xvfb)
+      .bind(14, record.processes.session)
+      .bind(15, record.processes.agent)
       .run();
 }
 
@@ -289,6 +312,24 @@ void SessionStore::delete_sessions_ended_before(std::int64_t ended_before_ns) {
       .bind(1, static_cast<std::int64_t>(SessionState::ENDED))
       .bind(2, ended_before_ns)
       .run();
+}
+
+void SessionStore::delete_session(std::uint64_t id) {
+  Statement(db_, "DELETE FROM sessions WHERE id = ?1").bind(1, id).run();
+}
+
+void SessionStore::set_agent_pid(std::uint64_t id, std::int64_t pid) {
+  Statement(db_, "UPDATE sessions SET agent_pid = ?2 WHERE id = ?1").bind(1, id).bind(2, pid).run();
+}
+
+bool SessionStore::notice_acknowledged(std::string_view user) {
+  Statement s(db_, "SELECT notice_acknowledged FROM users WHERE name = ?1");
+  s.bind(1, user);
+  return s.step() && s.int64(0) != 0;
+}
+
+void SessionStore::set_notice_acknowledged(std::string_view user) {
+  Statement(db_, "UPDATE users SET notice_acknowledged = 1 WHERE name = ?1").bind(1, user).run();
 }
 
 // Applied requests -------------------------------------------------------------------------

@@ -47,6 +47,15 @@ struct User {
   bool operator==(const User&) const = default;
 };
 
+// The processes behind a session's desktop, each the leader of its own Unix session; kept so a
+// restarted mp-session can find them again. Not published.
+struct DesktopProcesses {
+  std::int64_t xvfb = 0;
+  std::int64_t session = 0;  // the session command
+  std::int64_t agent = 0;
+  bool operator==(const DesktopProcesses&) const = default;
+};
+
 struct SessionRecord {
   std::uint64_t id = 0;
   std::string station_key;
@@ -56,6 +65,11 @@ struct SessionRecord {
   std::int64_t started_at_ns = 0;
   std::int64_t ended_at_ns = 0;
   std::string unix_user;
+  std::string xauthority;
+  std::uint16_t width = 0;
+  std::uint16_t height = 0;
+  bool agent_up = false;
+  DesktopProcesses processes;
   bool operator==(const SessionRecord&) const = default;
 };
 
@@ -103,6 +117,14 @@ class SessionStore {
   std::uint64_t insert_session(const SessionRecord& record);
   void update_session(const SessionRecord& record);
   void delete_sessions_ended_before(std::int64_t ended_before_ns);
+  // Removes a session that never started (its desktop failed); its id is not reused.
+  void delete_session(std::uint64_t id);
+  // The agent was restarted: only its pid changes, nothing published.
+  void set_agent_pid(std::uint64_t id, std::int64_t pid);
+
+  // The privacy notice: acknowledged once per user (forgotten when the user is removed).
+  bool notice_acknowledged(std::string_view user);
+  void set_notice_acknowledged(std::string_view user);
 
   std::optional<AppliedRequest> applied_request(std::string_view key);
   void record_applied_request(std::string_view key, const AppliedRequest& applied,

@@ -7,6 +7,7 @@
 
 #include "mp/bus/frame.h"
 #include "password.h"
+#include "recorded_desktops.h"
 #include "session_service.h"
 #include "session_store.h"
 #include "support/temp_dir.h"
@@ -33,7 +34,7 @@ class DirectService : public ::testing::Test {
     options.clock = [this] { return now_ns; };
     store = std::make_unique<SessionStore>(dir / "session.db");
     service = std::make_unique<SessionService>(
-        *store, hasher,
+        *store, hasher, desktops,
         [this](std::string_view, const mp::bus::Build&, std::uint64_t version) {
           published.push_back(version);
         },
@@ -55,6 +56,7 @@ class DirectService : public ::testing::Test {
 
   mp::test::TempDir dir{"mp-session"};
   PasswordHasher hasher{PasswordCost::minimum()};
+  RecordedDesktops desktops;
   SessionServiceOptions options{.max_applied_requests = 5, .prune_every = 10};
   std::int64_t now_ns = 1'700'000'000'000'000'000;
   std::unique_ptr<SessionStore> store;

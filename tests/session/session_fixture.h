@@ -13,6 +13,7 @@
 #include "mp/bus/client.h"
 #include "mp/bus/testing.h"
 #include "password.h"
+#include "recorded_desktops.h"
 #include "session_service.h"
 #include "session_store.h"
 #include "support/temp_dir.h"
@@ -34,7 +35,7 @@ class SessionFixture : public ::testing::Test {
   void start_service() {
     store = std::make_unique<SessionStore>(database());
     service = std::make_unique<SessionService>(
-        *store, hasher,
+        *store, hasher, desktops,
         [this](std::string_view topic, const Build& body, std::uint64_t version) {
           server->publish(topic, body, version);
         },
@@ -42,6 +43,7 @@ class SessionFixture : public ::testing::Test {
     server = std::make_unique<mp::bus::Client>(
         bus.context(), reactor, bus.endpoints(),
         mp::bus::ClientOptions{.service = std::string(kServiceName)});
+    service->recover_desktops();
     server->serve([this](const mp::bus::Incoming& request, Envelope::Builder reply) {
       return service->handle(request, reply);
     });
@@ -79,6 +81,7 @@ class SessionFixture : public ::testing::Test {
   mp::test::TempDir dir{"mp-session"};
   PasswordHasher hasher{PasswordCost::minimum()};
   SessionServiceOptions options;
+  RecordedDesktops desktops;
   std::unique_ptr<SessionStore> store;
   std::unique_ptr<SessionService> service;
   std::unique_ptr<mp::bus::Client> server;

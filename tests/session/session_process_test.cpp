@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <sys/stat.h>
+
+#include "desktop_probe.h"
 #include "mp/bus/client.h"
 #include "session_fixture.h"
 #include "support/process.h"
@@ -16,14 +19,19 @@ using mp::test::ChildProcess;
 
 TEST(SessionProcess, StateSurvivesKill9) {
   mp::test::TempDir dir("mp-sp");
+  chmod(dir.path().c_str(), 0711);  // the session's user reaches its session directory
   auto runtime = dir / "run";
   auto state = dir / "state";
+  auto sessions = dir / "sessions";
+  const std::string user = test::unique_user('k');
   ChildProcess broker(bin_dir() / "mp-bus", {"--runtime-dir", runtime.string()},
                       {.output_file = dir / "bus.log"});
   auto start_session = [&] {
     return std::make_unique<ChildProcess>(
         bin_dir() / "mp-session",
-        std::vector<std::string>{"--runtime-dir", runtime.string(), "--state-dir", state.string()},
+        std::vector<std::string>{"--runtime-dir", runtime.string(), "--state-dir", state.string(),
+                                 "--sessions-dir", sessions.string(), "--first-display", "490",
+                                 "--session-command", "/usr/bin/xterm"},
         ChildProcess::Options{.output_file = dir / "session.log"});
   };
   auto session = start_session();
@@ -39,10 +47,20 @@ TEST(SessionProcess, StateSurvivesKill9) {
   auto answers = [&] { return call(snapshot_request()).ok(); };
   ASSERT_TRUE(mp::test::eventually(answers, 15s)) << mp::test::read_file(dir / "session.log");
 
-  ASSERT_TRUE(call(add_user("alice", "alice-password"), "k1").ok());
+  // Whatever happens below, log off and remove the Linux account made for the user.
+  struct Cleanup {
+    std::function<void()> run;
+    ~Cleanup() { run(); }
+  } cleanup{[&] {
+    session.reset();
+    mp::test::run(bin_dir() / "mp-session", {"--end-all-sessions", "--state-dir", state.string(),
+                                             "--sessions-dir", sessions.string()});
+    test::delete_linux_account(user);
+  }};
+  ASSERT_TRUE(call(add_user(user, "alice-password"), "k1").ok());
   ASSERT_TRUE(call(attach({.key = "rdp:lab-1", .transport = "rdp"}), "k2").ok());
   ASSERT_TRUE(call(attach({.key = "rdp:lab-2", .transport = "rdp"}), "k3").ok());
-  Reply logon = call(credentials("rdp:lab-1", "alice", "alice-password"), "k4");
+  Reply logon = call(credentials("rdp:lab-1", user, "alice-password"), "k4");
   ASSERT_TRUE(logon.ok() && logon.envelope().getLogonResult().getOk()) << body_text(logon);
   ASSERT_TRUE(call(rename("rdp:lab-2", "Back row"), "k5").ok());
   Reply before = call(snapshot_request());
@@ -61,6 +79,7 @@ TEST(SessionProcess, StateSurvivesKill9) {
   EXPECT_EQ(body_text(call(snapshot_request())), body_text(before));
   EXPECT_NE(mp::test::read_file(dir / "session.log").find("restart:"), std::string::npos);
   EXPECT_EQ(session->stop(), 0);
+  session.reset();
 }
 
 }  // namespace

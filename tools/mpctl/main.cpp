@@ -10,6 +10,7 @@
 #include "mp/bus/service_main.h"
 #include "mpctl.h"
 #include "policy_cli.h"
+#include "session_cli.h"
 #include "tables.h"
 
 int main(int argc, char** argv) {
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   tap->add_option("TOPIC-PREFIX", prefix, "only topics starting with this (default: all)");
 
   mp::mpctl::PolicyCli policy(app);
+  mp::mpctl::SessionCli session_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -79,10 +81,12 @@ int main(int argc, char** argv) {
 
   // The library's own logs go to stderr and only when they matter: stdout is for answers.
   mp::bus::setup_logging("mpctl", "warn");
-  mp::mpctl::Mpctl mpctl(mp::mpctl::MpctlOptions{.runtime_dir = runtime_dir,
-                                                 .timeout = std::chrono::milliseconds(timeout_ms),
-                                                 .operator_name = mp::mpctl::current_operator()});
+  mp::mpctl::MpctlOptions mpctl_options{.runtime_dir = runtime_dir,
+                                        .timeout = std::chrono::milliseconds(timeout_ms),
+                                        .operator_name = mp::mpctl::current_operator()};
+  mp::mpctl::Mpctl mpctl(mpctl_options);
   if (auto code = policy.run(mpctl)) return *code;
+  if (auto code = session_commands.run(mpctl_options)) return *code;
   if (status->parsed()) return mpctl.status(json);
   if (stations->parsed()) return mpctl.stations(json);
   if (user_list->parsed()) return mpctl.user_list(json);

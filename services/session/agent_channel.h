@@ -1,0 +1,102 @@
+// The channel between mp-session and the mp-agent of one session (schemas/agent.capnp): a
+// ROUTER socket bound at ipc://<session dir>/agent, the socket file owned by the session's user
+// and mode 0600, so only that user's agent (and root) can connect. Not the shared bus: a
+// student's programs never reach it.
+//
+// The agent heartbeats every 250 ms; the channel answers any heartbeat that reports another
+// state than the one it holds with that state (AgentState), so a restarted agent or a restarted
+// mp-session converge without a handshake. `up` = a heartbeat within the last second.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <zmq.hpp>
+
+#include "mp/bus/frame.h"
+#include "mp/bus/reactor.h"
+
+namespace mp::session {
+
+struct AgentStateWanted {
+  bool locked = false;
+  std::string lock_message;
+  std::string privacy_notice;
+  bool operator==(const AgentStateWanted&) const = default;
+};
+
+class AgentChannel {
+ public:
+  struct Events {
+    std::function<void(bool up)> up_changed;
+    std::function<void(std::uint64_t message_id, const std::string& text)> reply;
+    std::function<void()> notice_acknowledged;
+  };
+  struct Options {
+    std::chrono::milliseconds dead_after{1000};
+    std::chrono::milliseconds check_every{100};
+    mp::bus::Limits limits;
+  };
+
+  // Binds (unlinking a stale socket file first: after a restart the old one is dead) and hands
+  // the socket file to `owner` when set. Throws std::runtime_error if it cannot bind.
+  AgentChannel(zmq::context_t& context, mp::bus::Reactor& reactor,
+               const std::filesystem::path& socket_file, std::optional<uid_t> owner,
+               std::uint64_t session_id, std::uint64_t state_incarnation, Events events,
+               Options options);
+  ~AgentChannel();
+  AgentChannel(const AgentChannel&) = delete;
+  AgentChannel& operator=(const AgentChannel&) = delete;
+
+  // Replaces the desired state; pushed to the agent at once when it differs.
+  void set_state(const AgentStateWanted& state);
+  const AgentStateWanted& state() const { return state_; }
+  std::uint64_t state_version() const { return state_version_; }
+
+  // Sends a message window; false (with `reason`) when no agent is connected.
+  bool show_message(std::uint64_t message_id, const std::string& from, const std::string& text,
+                    std::string* reason);
+
+  bool up() const { return up_; }
+  // What the agent last reported.
+  pid_t agent_pid() const { return agent_pid_; }
+  bool lock_shown() const { return lock_shown_; }
+  std::uint64_t heartbeats() const { return heartbeats_; }
+  // Marks the agent as up without a heartbeat yet: after a restart of mp-session the record
+  // still says up, and the reconnecting agent gets `dead_after` to prove it.
+  void assume_up();
+
+ private:
+  void on_readable();
+  void handle(const std::string& route, const mp::bus::Incoming& message);
+  void send(const std::string& route, const std::function<void(mp::schema::Envelope::Builder)>&);
+  void send_state(const std::string& route);
+  void check_liveness();
+  void set_up(bool up);
+
+  mp::bus::Reactor& reactor_;
+  zmq::socket_t socket_;
+  std::filesystem::path socket_file_;
+  std::uint64_t session_id_;
+  std::uint64_t incarnation_;
+  Events events_;
+  Options options_;
+  mp::bus::Reactor::TimerId timer_ = 0;
+
+  AgentStateWanted state_;
+  std::uint64_t state_version_ = 1;
+  std::string route_;  // the connected agent's ROUTER identity
+  std::chrono::steady_clock::time_point last_heartbeat_{};
+  bool up_ = false;
+  pid_t agent_pid_ = 0;
+  bool lock_shown_ = false;
+  std::uint64_t heartbeats_ = 0;
+  std::uint64_t sequence_ = 0;
+};
+
+}  // namespace mp::session

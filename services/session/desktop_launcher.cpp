@@ -1,0 +1,313 @@
+#include "desktop_launcher.h"
+
+#include <X11/Xauth.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace mp::session {
+
+namespace fs = std::filesystem;
+using namespace std::chrono;
+
+namespace {
+
+std::string random_cookie() {
+  std::string cookie(16, '\0');
+  std::size_t got = 0;
+  while (got < cookie.size()) {
+    ssize_t n = getrandom(cookie.data() + got, cookie.size() - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
+    got += static_cast<std::size_t>(n);
+  }
+  return cookie;
+}
+
+std::string tail_of(const fs::path& file, std::size_t max_bytes = 600) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string all = text.str();
+  if (all.size() > max_bytes) all = all.substr(all.size() - max_bytes);
+  while (!all.empty() && (all.back() == '\n' || all.back() == ' ')) all.pop_back();
+  return all;
+}
+
+// Display numbers looked at for a free one (checking is cheap; starting Xvfb is not).
+constexpr int kDisplaysScanned = 1000;
+
+// Another X server holds the display (its lock file or socket exists).
+bool display_taken_by_another_server(int number) {
+  std::error_code ec;
+  return fs::exists("/tmp/.X" + std::to_string(number) + "-lock", ec) ||
+         fs::exists("/tmp/.X11-unix/X" + std::to_string(number), ec);
+}
+
+// Waits for Xvfb to write its display number to the -displayfd pipe: it does so once it
+// accepts connections. False if it exited first or the time ran out.
+bool wait_for_display(int read_fd, milliseconds timeout) {
+  auto deadline = steady_clock::now() + timeout;
+  std::string got;
+  while (true) {
+    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd item{read_fd, POLLIN, 0};
+    int ready = poll(&item, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) return false;
+    char buffer[32];
+    ssize_t n = read(read_fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;  // closed: Xvfb exited
+    got.append(buffer, static_cast<std::size_t>(n));
+    if (got.find('\n') != std::string::npos) return true;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> default_session_command() {
+  for (const char* program :
+       {"/usr/bin/startxfce4", "/usr/bin/lxsession", "/usr/bin/openbox-session"}) {
+    if (access(program, X_OK) == 0) return {program};
+  }
+  return {"/usr/bin/xterm"};
+}
+
+fs::path default_agent_program() {
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "mp-agent";
+  return self.parent_path() / "mp-agent";
+}
+
+std::string write_xauthority(const fs::path& file, int display_number, const std::string& cookie) {
+  std::string number = std::to_string(display_number);
+  static char kName[] = "MIT-MAGIC-COOKIE-1";
+  std::string data = cookie;
+  char empty[] = "";
+  Xauth entry{};
+  // FamilyWild: any host name; clients match on the display number alone.
+  entry.family = FamilyWild;
+  entry.address_length = 0;
+  entry.address = empty;
+  entry.number_length = static_cast<unsigned short>(number.size());
+  entry.number = number.data();
+  entry.name_length = static_cast<unsigned short>(sizeof kName - 1);
+  entry.name = kName;
+  entry.data_length = static_cast<unsigned short>(data.size());
+  entry.data = data.data();
+  // Written whole under another name and renamed: nobody reads half a file.
+  fs::path temporary = file;
+  temporary += ".new";
+  int fd = open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return "cannot write " + temporary.string() + ": " + std::strerror(errno);
+  FILE* out = fdopen(fd, "w");
+  if (!out) {
+    close(fd);
+    return "fdopen failed";
+  }
+  bool ok = XauWriteAuth(out, &entry) == 1;
+  ok = std::fflush(out) == 0 && ok;
+  ok = fsync(fileno(out)) == 0 && ok;
+  std::fclose(out);
+  if (!ok || rename(temporary.c_str(), file.c_str()) != 0) {
+    unlink(temporary.c_str());
+    return "cannot write " + file.string();
+  }
+  return "";
+}
+
+DesktopLauncher::DesktopLauncher(DesktopConfig config, bool manage_accounts)
+    : config_(std::move(config)), manage_accounts_(manage_accounts) {}
+
+SessionFiles DesktopLauncher::files(std::uint64_t session_id) const {
+  fs::path dir = config_.sessions_dir / std::to_string(session_id);
+  return SessionFiles{.dir = dir,
+                      .xauthority = dir / "Xauthority",
+                      .agent_socket = dir / "agent",
+                      .runtime_dir = dir / "runtime"};
+}
+
+std::string DesktopLauncher::prepare(std::uint64_t session_id, const UnixAccount& account) const {
+  std::error_code ec;
+  fs::create_directories(config_.sessions_dir, ec);
+  if (ec) return "cannot create " + config_.sessions_dir.string() + ": " + ec.message();
+  // As root the parent only lets users pass through to their own session's directory.
+  chmod(config_.sessions_dir.c_str(), manage_accounts_ ? 0711 : 0700);
+  SessionFiles f = files(session_id);
+  fs::remove_all(f.dir, ec);  // a leftover of a crash; ids are never reused within one store
+  if (mkdir(f.dir.c_str(), 0700) != 0) {
+    return "cannot create " + f.dir.string() + ": " + std::strerror(errno);
+  }
+  if (manage_accounts_) {
+    // root:<user's group> 0750: the user (and root) may enter and read the cookie and the agent
+    // socket, but cannot replace or remove anything in it.
+    if (chown(f.dir.c_str(), 0, account.gid) != 0 || chmod(f.dir.c_str(), 0750) != 0) {
+      return "cannot hand " + f.dir.string() + " to " + account.name + ": " + std::strerror(errno);
+    }
+  }
+  if (mkdir(f.runtime_dir.c_str(), 0700) != 0) {
+    return "cannot create " + f.runtime_dir.string() + ": " + std::strerror(errno);
+  }
+  if (manage_accounts_ && chown(f.runtime_dir.c_str(), account.uid, account.gid) != 0) {
+    return "cannot hand " + f.runtime_dir.string() + " to " + account.name;
+  }
+  if (manage_accounts_) {
+    // Xvfb runs as the user and cannot make the shared socket directory itself.
+    mkdir("/tmp/.X11-unix", 01777);
+    chmod("/tmp/.X11-unix", 01777);
+  }
+  return "";
+}
+
+std::variant<StartedDisplay, std::string> DesktopLauncher::start_display(
+    const SessionFiles& files, const UnixAccount& account, std::uint16_t width,
+    std::uint16_t height, const std::set<std::string>& taken) const {
+  std::string cookie = random_cookie();
+  fs::path log = files.dir / "xvfb.log";
+  std::string last_error = "no free display from :" + std::to_string(config_.first_display) +
+                           " to :" + std::to_string(config_.first_display + kDisplaysScanned - 1);
+  int attempts = 0;
+  for (int number = config_.first_display;
+       number < config_.first_display + kDisplaysScanned && attempts < config_.display_attempts;
+       ++number) {
+    std::string display = ":" + std::to_string(number);
+    if (taken.contains(display) || display_taken_by_another_server(number)) continue;
+    ++attempts;
+    if (auto e = write_xauthority(files.xauthority, number, cookie); !e.empty()) return e;
+    if (manage_accounts_ && chown(files.xauthority.c_str(), account.uid, account.gid) != 0) {
+      return "cannot hand " + files.xauthority.string() + " to " + account.name;
+    }
+    int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0) {
+      if (log_fd >= 0) close(log_fd);
+      return std::string("pipe: ") + std::strerror(errno);
+    }
+    SpawnRequest request = as_user(files, account);
+    request.argv = {config_.xvfb.string(),
+                    display,
+                    "-auth",
+                    files.xauthority.string(),
+                    "-screen",
+                    "0",
+                    std::to_string(width) + "x" + std::to_string(height) + "x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                    "-displayfd",
+                    "3"};
+    request.env = {"PATH=/usr/bin:/bin", "HOME=" + account.home};
+    request.output_fd = log_fd;
+    request.pass_fd = ready[1];
+    SpawnResult xvfb = spawn(request);
+    close(ready[1]);
+    if (log_fd >= 0) close(log_fd);
+    if (xvfb.pid < 0) {
+      close(ready[0]);
+      return xvfb.error;
+    }
+    bool up = wait_for_display(ready[0], config_.display_timeout);
+    close(ready[0]);
+    if (up) {
+      spdlog::info("display {} up (Xvfb pid {}, {}x{})", display, xvfb.pid, width, height);
+      return StartedDisplay{.display = display, .pid = xvfb.pid, .pidfd = xvfb.pidfd};
+    }
+    kill(xvfb.pid, SIGKILL);
+    waitpid(xvfb.pid, nullptr, 0);
+    if (xvfb.pidfd >= 0) close(xvfb.pidfd);
+    std::string output = tail_of(log);
+    last_error = "Xvfb on " + display + " did not come up: " + output;
+    if (output.find("already active") != std::string::npos ||
+        output.find("server already running") != std::string::npos) {
+      continue;  // someone else's server: try the next number
+    }
+    return last_error;
+  }
+  return last_error;
+}
+
+std::vector<std::string> DesktopLauncher::environment(const SessionFiles& files,
+                                                      const UnixAccount& account,
+                                                      const std::string& display) const {
+  std::vector<std::string> env = {
+      "HOME=" + account.home,
+      "USER=" + account.name,
+      "LOGNAME=" + account.name,
+      "SHELL=" + (account.shell.empty() ? std::string("/bin/sh") : account.shell),
+      "PATH=/usr/local/bin:/usr/bin:/bin:/usr/games",
+      "DISPLAY=" + display,
+      "XAUTHORITY=" + files.xauthority.string(),
+      "XDG_RUNTIME_DIR=" + files.runtime_dir.string(),
+  };
+  if (!files.user.empty()) env.push_back("MP_USER=" + files.user);
+  if (const char* lang = getenv("LANG")) env.push_back(std::string("LANG=") + lang);
+  return env;
+}
+
+SpawnRequest DesktopLauncher::as_user(const SessionFiles& files, const UnixAccount& account) const {
+  SpawnRequest request;
+  if (manage_accounts_) request.run_as = account;
+  request.cwd = account.home.empty() ? files.dir.string() : account.home;
+  return request;
+}
+
+SpawnResult DesktopLauncher::start_session_command(const SessionFiles& files,
+                                                   const UnixAccount& account,
+                                                   const std::string& display) const {
+  SpawnRequest request = as_user(files, account);
+  request.argv = config_.session_command;
+  request.env = environment(files, account, display);
+  int log_fd = -1;
+  if (config_.log_in_home && manage_accounts_) {
+    request.output_path = account.home + "/.xsession-errors";
+  } else {
+    fs::path log = files.dir / "session.log";
+    log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    request.output_fd = log_fd;
+  }
+  SpawnResult result = spawn(request);
+  if (log_fd >= 0) close(log_fd);
+  return result;
+}
+
+SpawnResult DesktopLauncher::start_agent(const SessionFiles& files, const UnixAccount& account,
+                                         const std::string& display,
+                                         std::uint64_t session_id) const {
+  SpawnRequest request = as_user(files, account);
+  request.argv = {config_.agent_program.string(), "--endpoint",
+                  "ipc://" + files.agent_socket.string(), "--session-id",
+                  std::to_string(session_id)};
+  request.env = environment(files, account, display);
+  int log_fd = -1;
+  if (config_.log_in_home && manage_accounts_) {
+    request.output_path = account.home + "/.xsession-errors";
+  } else {
+    fs::path log = files.dir / "agent.log";
+    log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    request.output_fd = log_fd;
+  }
+  SpawnResult result = spawn(request);
+  if (log_fd >= 0) close(log_fd);
+  return result;
+}
+
+void DesktopLauncher::remove_files(std::uint64_t session_id) const {
+  std::error_code ec;
+  fs::remove_all(files(session_id).dir, ec);
+}
+
+}  // namespace mp::session

@@ -1,0 +1,94 @@
+// Starts the pieces of one session's desktop: its directory (cookie, agent socket, runtime dir),
+// an Xvfb display with its own MIT-MAGIC-COOKIE-1, the session command and mp-agent, all as the
+// session's user. Stateless: SystemDesktops owns what it starts.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "session_processes.h"
+#include "unix_account.h"
+
+namespace mp::session {
+
+struct DesktopConfig {
+  // The desktop session, e.g. {"/usr/bin/startxfce4"}; see default_session_command().
+  std::vector<std::string> session_command;
+  std::filesystem::path agent_program;  // mp-agent
+  std::filesystem::path xvfb = "/usr/bin/Xvfb";
+  // Per-session directories <sessions_dir>/<id>/ (0700, the session's user). The parent is
+  // 0711 as root, so each user can reach only their own.
+  std::filesystem::path sessions_dir;
+  int first_display = 10;
+  int display_attempts = 16;  // Xvfb starts tried when another server grabs the display first
+  std::chrono::milliseconds display_timeout{10000};
+  // As root, sessions log to $HOME/.xsession-errors; in development to the session directory.
+  bool log_in_home = true;
+};
+
+// The first of startxfce4, lxsession, openbox-session found in /usr/bin, else xterm.
+std::vector<std::string> default_session_command();
+// mp-agent next to the running binary (dirname of /proc/self/exe).
+std::filesystem::path default_agent_program();
+
+struct SessionFiles {
+  std::filesystem::path dir;         // <sessions_dir>/<id>
+  std::filesystem::path xauthority;  // dir/Xauthority
+  std::filesystem::path agent_socket;
+  std::filesystem::path runtime_dir;  // XDG_RUNTIME_DIR
+  std::string user;  // the multipoint user: MP_USER in the session (USER may be the invoker's)
+};
+
+struct StartedDisplay {
+  std::string display;  // ":N"
+  pid_t pid = -1;
+  int pidfd = -1;  // owned by the caller
+};
+
+class DesktopLauncher {
+ public:
+  // `manage_accounts`: root, sessions as their own users. Otherwise everything runs as the
+  // invoking user.
+  DesktopLauncher(DesktopConfig config, bool manage_accounts);
+
+  const DesktopConfig& config() const { return config_; }
+  SessionFiles files(std::uint64_t session_id) const;
+
+  // Makes the session directory (owned by the account) and its runtime directory.
+  std::string prepare(std::uint64_t session_id, const UnixAccount& account) const;
+  // Starts Xvfb on the lowest display from first_display that is not in `taken` and has no X
+  // server, with a fresh random cookie in files.xauthority, then waits until it accepts
+  // connections (Xvfb's -displayfd). Error text on failure.
+  std::variant<StartedDisplay, std::string> start_display(const SessionFiles& files,
+                                                          const UnixAccount& account,
+                                                          std::uint16_t width, std::uint16_t height,
+                                                          const std::set<std::string>& taken) const;
+  SpawnResult start_session_command(const SessionFiles& files, const UnixAccount& account,
+                                    const std::string& display) const;
+  SpawnResult start_agent(const SessionFiles& files, const UnixAccount& account,
+                          const std::string& display, std::uint64_t session_id) const;
+  // Removes the session directory (after the session ended).
+  void remove_files(std::uint64_t session_id) const;
+
+ private:
+  std::vector<std::string> environment(const SessionFiles& files, const UnixAccount& account,
+                                       const std::string& display) const;
+  SpawnRequest as_user(const SessionFiles& files, const UnixAccount& account) const;
+
+  DesktopConfig config_;
+  bool manage_accounts_;
+};
+
+// Writes an Xauthority file holding one MIT-MAGIC-COOKIE-1 for `display_number` (any host),
+// mode 0600. Error text on failure.
+std::string write_xauthority(const std::filesystem::path& file, int display_number,
+                             const std::string& cookie);
+
+}  // namespace mp::session

@@ -1,0 +1,113 @@
+// The real Desktops: Linux accounts through UnixAccounts, desktops through DesktopLauncher, and
+// for each running session its agent channel, the lock its station's policy asks for, and a
+// watch on its processes (pidfd): the display or the session command exiting ends the session;
+// the agent exiting is restarted at once, then with growing delays if it keeps dying.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <zmq.hpp>
+
+#include "agent_channel.h"
+#include "desktop_launcher.h"
+#include "desktops.h"
+#include "mp/bus/reactor.h"
+#include "policy_relay.h"
+#include "session_processes.h"
+#include "unix_account.h"
+
+namespace mp::session {
+
+struct SystemDesktopsOptions {
+  // Between TERM and KILL when a session ends.
+  std::chrono::milliseconds end_grace{2000};
+  // An agent that lived at least this long is restarted at once; one that dies sooner waits
+  // 0.5 s, 1 s, 2 s, ... up to max_agent_backoff.
+  std::chrono::milliseconds agent_stable_after{10000};
+  std::chrono::milliseconds max_agent_backoff{30000};
+  // false for the one-shot --end-all-sessions: adopted sessions get no new agent.
+  bool supervise_agents = true;
+  AgentChannel::Options channel;
+};
+
+class SystemDesktops : public Desktops {
+ public:
+  // `policy` may be null (no lock relay, e.g. the one-shot); set it later with set_policy.
+  SystemDesktops(zmq::context_t& context, mp::bus::Reactor& reactor, UnixAccounts& accounts,
+                 DesktopLauncher& launcher, SystemDesktopsOptions options = {});
+  // Leaves every desktop running: a stopping mp-session does not log anyone off.
+  ~SystemDesktops() override;
+
+  void set_policy(const PolicyRelay* policy) { policy_ = policy; }
+  // The station locks may have changed: pushes the new state to every agent.
+  void policy_changed();
+
+  void set_events(Events events) override { events_ = std::move(events); }
+  std::string add_user(const std::string& name) override;
+  std::string remove_user(const std::string& name) override;
+  std::string start(SessionRecord& record, const std::set<std::string>& taken,
+                    const std::string& privacy_notice) override;
+  bool adopt(const SessionRecord& record, const std::string& privacy_notice) override;
+  void changed(const SessionRecord& record) override;
+  void set_privacy_notice(std::uint64_t session_id, const std::string& text) override;
+  bool show_message(std::uint64_t session_id, std::uint64_t message_id, const std::string& from,
+                    const std::string& text, std::string* reason) override;
+
+  // Sessions still ending (processes not yet gone).
+  bool ending() const { return !dying_.empty(); }
+  std::size_t running() const { return running_.size(); }
+  const AgentChannel* channel(std::uint64_t session_id) const;
+
+ private:
+  struct Running {
+    SessionRecord record;
+    UnixAccount account;
+    SessionFiles files;
+    std::string privacy_notice;
+    std::unique_ptr<ProcessWatch> xvfb, session, agent;
+    std::unique_ptr<AgentChannel> channel;
+    std::chrono::steady_clock::time_point agent_started_at{};
+    int agent_failures = 0;
+    mp::bus::Reactor::TimerId agent_timer = 0;
+  };
+  struct Dying {
+    std::set<pid_t> sessions;
+    std::optional<uid_t> uid;
+    std::vector<std::unique_ptr<ProcessWatch>> watches;
+    mp::bus::Reactor::TimerId timer = 0;
+    std::chrono::steady_clock::time_point kill_at{};
+    bool killed = false;
+  };
+
+  std::optional<uid_t> owner_of(const UnixAccount& account) const;
+  std::unique_ptr<AgentChannel> open_channel(std::uint64_t session_id, const SessionFiles& files,
+                                             const UnixAccount& account);
+  void watch_display(Running& running, int pidfd, pid_t pid);
+  void watch_session_command(Running& running, int pidfd, pid_t pid);
+  void watch_agent(Running& running, int pidfd, pid_t pid);
+  void start_agent(std::uint64_t session_id);
+  void agent_exited(std::uint64_t session_id);
+  AgentStateWanted wanted(const Running& running) const;
+  // Stops supervising a session (if it was) and ends its recorded processes: TERM now, KILL
+  // after the grace, then its files go.
+  void end(const SessionRecord& record);
+  void check_dying(std::uint64_t session_id);
+  void forget_dying(std::uint64_t session_id);
+
+  zmq::context_t& context_;
+  mp::bus::Reactor& reactor_;
+  UnixAccounts& accounts_;
+  DesktopLauncher& launcher_;
+  SystemDesktopsOptions options_;
+  const PolicyRelay* policy_ = nullptr;
+  Events events_;
+  std::uint64_t incarnation_;
+  std::map<std::uint64_t, std::unique_ptr<Running>> running_;
+  std::map<std::uint64_t, std::unique_ptr<Dying>> dying_;
+};
+
+}  // namespace mp::session

@@ -1,0 +1,366 @@
+// Real desktops: mp-session as a real process on a real mp-bus starts real Xvfb displays, xterm
+// as the session command and the real mp-agent, as a Linux user it created (as root) or as the
+// invoking user (not root). Every test uses its own display range and logs everyone off at the
+// end with `mp-session --end-all-sessions`.
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
+#include "desktop_probe.h"
+#include "mp/bus/client.h"
+#include "session_fixture.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace mp::session {
+namespace {
+
+using namespace std::chrono_literals;
+using mp::schema::SessionState;
+using mp::test::bin_dir;
+using mp::test::ChildProcess;
+using mp::test::eventually;
+using mp::test::read_file;
+using namespace mp::session::test;
+
+bool tools_present() {
+  for (const char* tool :
+       {"/usr/bin/Xvfb", "/usr/bin/xterm", "/usr/bin/xdpyinfo", "/usr/bin/xwininfo"}) {
+    if (access(tool, X_OK) != 0) return false;
+  }
+  return true;
+}
+
+class DesktopHost {
+ public:
+  DesktopHost(int first_display, bool with_policy) : first_display_(first_display) {
+    // Session directories must be reachable by the session users: not under the 0700 TempDir.
+    chmod(dir.path().c_str(), 0711);
+    broker = std::make_unique<ChildProcess>(bin_dir() / "mp-bus",
+                                            std::vector<std::string>{"--runtime-dir", runtime()},
+                                            ChildProcess::Options{.output_file = dir / "bus.log"});
+    if (with_policy) {
+      policy = std::make_unique<ChildProcess>(
+          bin_dir() / "mp-policy",
+          std::vector<std::string>{"--runtime-dir", runtime(), "--state-dir",
+                                   (dir / "policy-state").string()},
+          ChildProcess::Options{.output_file = dir / "policy.log"});
+    }
+    start_session();
+    caller = std::make_unique<mp::bus::Client>(context, reactor,
+                                               mp::bus::Endpoints::in_directory(runtime()),
+                                               mp::bus::ClientOptions{.service = "test"});
+  }
+
+  ~DesktopHost() {
+    session.reset();
+    // Desktops outlive mp-session by design: log everyone off the way `./mp down` does.
+    mp::test::run(bin_dir() / "mp-session",
+                  {"--end-all-sessions", "--state-dir", state(), "--sessions-dir", sessions(),
+                   "--runtime-dir", runtime()},
+                  {.output_file = dir / "end-all.log"});
+    for (const auto& name : users) delete_linux_account(name);
+  }
+
+  std::string runtime() const { return (dir / "run").string(); }
+  std::string state() const { return (dir / "state").string(); }
+  std::string sessions() const { return (dir / "sessions").string(); }
+  std::string log() const { return read_file(dir / "session.log"); }
+
+  void start_session() {
+    session = std::make_unique<ChildProcess>(
+        bin_dir() / "mp-session",
+        std::vector<std::string>{"--runtime-dir", runtime(), "--state-dir", state(),
+                                 "--sessions-dir", sessions(), "--first-display",
+                                 std::to_string(first_display_), "--session-command",
+                                 "/usr/bin/xterm", "--agent", (bin_dir() / "mp-agent").string(),
+                                 "--privacy-notice", "", "--log-level", "debug"},
+        ChildProcess::Options{.output_file = dir / "session.log"});
+  }
+
+  Reply call(const Build& body, const std::string& key = {}) {
+    return caller->call(kServiceName, body,
+                        mp::bus::RequestOptions{.deadline = 15s, .idempotency_key = key});
+  }
+  bool answers() { return call(snapshot_request()).ok(); }
+
+  // Adds a multipoint user (as root: a Linux account is made and removed at the end).
+  void add(const std::string& name) {
+    users.push_back(name);
+    Reply added = call(add_user(name, name + "-password"), "add-" + name);
+    ASSERT_TRUE(added.ok()) << body_text(added);
+  }
+
+  std::optional<mp::schema::SessionRecord::Reader> session_of(const Reply& list, std::uint64_t id) {
+    for (auto record : list.envelope().getSessionList().getSessions()) {
+      if (record.getId() == id) return record;
+    }
+    return std::nullopt;
+  }
+  bool agent_up(std::uint64_t id) {
+    Reply list = call([](Envelope::Builder e) { e.initSessionListRequest(); });
+    auto record = list.ok() ? session_of(list, id) : std::nullopt;
+    return record && record->getAgentUp();
+  }
+
+  mp::test::TempDir dir{"mp-dt"};
+  int first_display_;
+  std::unique_ptr<ChildProcess> broker, policy, session;
+  zmq::context_t context;
+  mp::bus::Reactor reactor;
+  std::unique_ptr<mp::bus::Client> caller;
+  std::vector<std::string> users;
+};
+
+struct Logon {
+  std::uint64_t id = 0;
+  std::string display, xauthority, unix_user;
+  std::uint16_t width = 0, height = 0;
+};
+
+Logon logon(DesktopHost& host, const std::string& station, const std::string& user) {
+  Reply reply = host.call(credentials(station, user, user + "-password"));
+  Logon result;
+  if (!reply.ok() || !reply.envelope().getLogonResult().getOk()) {
+    ADD_FAILURE() << body_text(reply) << "\n" << host.log();
+    return result;
+  }
+  auto record = reply.envelope().getLogonResult().getSession();
+  result.id = record.getId();
+  result.display = record.getDisplay();
+  result.xauthority = record.getXauthority();
+  result.unix_user = record.getUnixUser();
+  result.width = record.getWidth();
+  result.height = record.getHeight();
+  return result;
+}
+
+uid_t expected_uid(const std::string& unix_user) {
+  if (geteuid() != 0) return getuid();
+  passwd* entry = getpwnam(unix_user.c_str());
+  return entry ? entry->pw_uid : 0;
+}
+
+TEST(DesktopProcess, LogonDisconnectRestartAgentKillAndLogoff) {
+  if (!tools_present()) GTEST_SKIP() << "needs Xvfb, xterm, xdpyinfo and xwininfo";
+  if (geteuid() != 0) {
+    std::printf("not root: sessions run as the invoking user; account checks skipped\n");
+  }
+  DesktopHost host(460, false);
+  ASSERT_TRUE(eventually([&] { return host.answers(); }, 15s)) << host.log();
+  std::string user = unique_user('a');
+  host.add(user);
+  if (geteuid() == 0) {
+    passwd* entry = getpwnam(user.c_str());
+    ASSERT_NE(entry, nullptr) << "mp-session made no Linux account";
+    EXPECT_STREQ(entry->pw_gecos, "multipoint user");
+    EXPECT_NE(entry->pw_uid, 0u);
+  }
+  ASSERT_TRUE(host.call(attach({.key = "rdp:desk-1", .transport = "rdp"})).ok());
+
+  // Logon: a display that accepts the session's cookie and nothing else.
+  Logon session = logon(host, "rdp:desk-1", user);
+  ASSERT_NE(session.id, 0u);
+  EXPECT_EQ(session.width, 1280);
+  EXPECT_EQ(session.height, 720);
+  EXPECT_EQ(session.unix_user, geteuid() == 0 ? user : std::string(getpwuid(getuid())->pw_name));
+  EXPECT_TRUE(display_accepts(session.display, session.xauthority)) << host.log();
+  EXPECT_FALSE(display_accepts(session.display, "/dev/null")) << "a client without the cookie";
+
+  // The session command and the agent run as the user, never as root.
+  uid_t uid = expected_uid(session.unix_user);
+  ASSERT_TRUE(eventually(
+      [&] {
+        return program_on_display(session.display, "xterm") != 0 && host.agent_up(session.id);
+      },
+      15s))
+      << host.log();
+  // xterm, the shell it starts, and mp-agent, once the shell's start-up helpers are done.
+  std::set<pid_t> desktop;
+  ASSERT_TRUE(eventually(
+      [&] {
+        std::set<pid_t> first = processes_on_display(session.display);
+        std::this_thread::sleep_for(400ms);
+        desktop = processes_on_display(session.display);
+        return desktop.size() >= 3 && first == desktop;
+      },
+      10s));
+  for (pid_t pid : desktop) {
+    EXPECT_EQ(uid_of(pid), uid) << "pid " << pid;
+    if (geteuid() == 0) {
+      EXPECT_NE(uid_of(pid), 0u) << "pid " << pid << " runs as root";
+    }
+  }
+  pid_t xvfb = find_process("Xvfb", session.display);
+  ASSERT_NE(xvfb, 0);
+  EXPECT_EQ(uid_of(xvfb), uid);
+
+  // Disconnect and reconnect: the same session, display and processes.
+  ASSERT_TRUE(host.call(detach("rdp:desk-1")).ok());
+  ASSERT_TRUE(host.call(attach({.key = "rdp:desk-1", .transport = "rdp"})).ok());
+  Logon again = logon(host, "rdp:desk-1", user);
+  EXPECT_EQ(again.id, session.id);
+  EXPECT_EQ(again.display, session.display);
+  EXPECT_EQ(processes_on_display(session.display), desktop);
+  EXPECT_EQ(find_process("Xvfb", session.display), xvfb);
+
+  // kill -9 of mp-session: the desktop keeps running; the next one adopts it unchanged.
+  Reply before = host.call(snapshot_request());
+  ASSERT_TRUE(before.ok());
+  host.session->signal(SIGKILL);
+  ASSERT_TRUE(host.session->wait(5s));
+  EXPECT_TRUE(alive(xvfb));
+  EXPECT_EQ(processes_on_display(session.display), desktop);
+  host.start_session();
+  ASSERT_TRUE(eventually([&] { return host.answers(); }, 15s)) << host.log();
+  // The agent reconnects by itself; give it time to prove it (the record says up meanwhile).
+  mp::test::eventually([] { return false; }, 1500ms);
+  EXPECT_EQ(body_text(host.call(snapshot_request())), body_text(before)) << host.log();
+  EXPECT_NE(host.log().find("adopted the desktop"), std::string::npos) << host.log();
+  EXPECT_TRUE(display_accepts(session.display, session.xauthority));
+
+  // kill -9 of the agent: restarted at once, and up again.
+  pid_t agent = program_on_display(session.display, "mp-agent");
+  ASSERT_NE(agent, 0);
+  kill(agent, SIGKILL);
+  ASSERT_TRUE(eventually(
+      [&] {
+        pid_t now = program_on_display(session.display, "mp-agent");
+        return now != 0 && now != agent && host.agent_up(session.id);
+      },
+      10s))
+      << host.log();
+  EXPECT_NE(host.log().find("agent exited; restarting in 0 ms"), std::string::npos);
+
+  // mpctl: the session list, an instant message to the running agent, bad usage, no bus.
+  auto mpctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--runtime-dir", host.runtime()});
+    return mp::test::run(bin_dir() / "mpctl", args);
+  };
+  auto listed = mpctl({"sessions", "--json"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("\"display\": \"" + session.display + "\""), std::string::npos)
+      << listed.output;
+  EXPECT_NE(listed.output.find("\"agent_up\": true"), std::string::npos) << listed.output;
+  auto sent = mpctl({"message", "rdp:desk-1", "Please save your work"});
+  EXPECT_EQ(sent.exit_code, 0) << sent.output;
+  EXPECT_NE(sent.output.find("rdp:desk-1: sent (message "), std::string::npos) << sent.output;
+  auto nobody = mpctl({"message", "rdp:nowhere", "hello"});
+  EXPECT_EQ(nobody.exit_code, 1) << nobody.output;
+  EXPECT_NE(nobody.output.find("not sent: no such station"), std::string::npos);
+  EXPECT_EQ(mpctl({"message", "rdp:desk-1"}).exit_code, 2) << "no text";
+  EXPECT_EQ(mp::test::run(bin_dir() / "mpctl",
+                          {"--runtime-dir", (host.dir / "no-bus").string(), "sessions"})
+                .exit_code,
+            3);
+
+  // Log off by station (mpctl logoff): every process of the desktop and the display go.
+  std::set<pid_t> last = processes_on_display(session.display);
+  auto off = mpctl({"logoff", "rdp:desk-1"});
+  ASSERT_EQ(off.exit_code, 0) << off.output << host.log();
+  EXPECT_EQ(mpctl({"logoff", "rdp:desk-1"}).exit_code, 1) << "no session there any more";
+  ASSERT_TRUE(eventually(
+      [&] {
+        if (alive(xvfb)) return false;
+        for (pid_t pid : last) {
+          if (alive(pid)) return false;
+        }
+        return true;
+      },
+      10s))
+      << host.log();
+  EXPECT_FALSE(display_accepts(session.display, session.xauthority));
+  Reply list = host.call([](Envelope::Builder e) { e.initSessionListRequest(); });
+  EXPECT_FALSE(host.session_of(list, session.id).has_value());
+  EXPECT_EQ(host.session->stop(), 0);
+}
+
+TEST(DesktopProcess, SigtermLeavesDesktopsAndSessionEndsWithItsCommand) {
+  if (!tools_present()) GTEST_SKIP() << "needs Xvfb, xterm, xdpyinfo and xwininfo";
+  DesktopHost host(470, false);
+  ASSERT_TRUE(eventually([&] { return host.answers(); }, 15s)) << host.log();
+  std::string user = unique_user('b');
+  host.add(user);
+  ASSERT_TRUE(host.call(attach({.key = "rdp:desk-2", .transport = "rdp"})).ok());
+  Logon session = logon(host, "rdp:desk-2", user);
+  ASSERT_NE(session.id, 0u);
+  pid_t xvfb = find_process("Xvfb", session.display);
+  ASSERT_NE(xvfb, 0);
+
+  // SIGTERM (an operator restarting the service) logs nobody off.
+  EXPECT_EQ(host.session->stop(), 0);
+  EXPECT_TRUE(alive(xvfb));
+  EXPECT_TRUE(display_accepts(session.display, session.xauthority));
+  host.start_session();
+  ASSERT_TRUE(eventually([&] { return host.answers(); }, 15s)) << host.log();
+  Reply list = host.call([](Envelope::Builder e) { e.initSessionListRequest(); });
+  ASSERT_TRUE(host.session_of(list, session.id).has_value()) << host.log();
+
+  // The student closes the session command (logs off from inside): the session ends.
+  pid_t xterm = program_on_display(session.display, "xterm");
+  ASSERT_NE(xterm, 0);
+  kill(xterm, SIGTERM);
+  ASSERT_TRUE(eventually(
+      [&] {
+        Reply now = host.call([](Envelope::Builder e) { e.initSessionListRequest(); });
+        return now.ok() && !host.session_of(now, session.id) && !alive(xvfb);
+      },
+      10s))
+      << host.log();
+}
+
+TEST(DesktopProcess, BlockedStationShowsTheLockAgainAfterTheAgentIsKilled) {
+  if (!tools_present()) GTEST_SKIP() << "needs Xvfb, xterm, xdpyinfo and xwininfo";
+  DesktopHost host(480, true);
+  ASSERT_TRUE(eventually([&] { return host.answers(); }, 15s)) << host.log();
+  std::string user = unique_user('c');
+  host.add(user);
+  ASSERT_TRUE(host.call(attach({.key = "rdp:desk-3", .transport = "rdp"})).ok());
+  Logon session = logon(host, "rdp:desk-3", user);
+  ASSERT_NE(session.id, 0u);
+  ASSERT_TRUE(eventually([&] { return host.agent_up(session.id); }, 15s)) << host.log();
+  EXPECT_FALSE(window_viewable(session.display, session.xauthority, "Locked"));
+
+  // The real mp-policy blocks the station; mp-session relays it to the agent.
+  auto block = [](Envelope::Builder e) {
+    auto body = e.initSetBlock();
+    body.initScope().setStation("rdp:desk-3");
+    body.setBlocked(true);
+    body.setMessage("Eyes on the teacher");
+  };
+  Reply blocked;
+  ASSERT_TRUE(eventually(
+      [&] {
+        blocked = host.caller->call(
+            "policy", block, mp::bus::RequestOptions{.deadline = 5s, .idempotency_key = "block-3"});
+        return blocked.ok();
+      },
+      15s))
+      << body_text(blocked) << read_file(host.dir / "policy.log");
+  ASSERT_TRUE(eventually(
+      [&] { return window_viewable(session.display, session.xauthority, "Locked"); }, 10s))
+      << host.log();
+
+  // kill -9 of the agent: its successor gets locked=true and shows the lock again.
+  pid_t agent = program_on_display(session.display, "mp-agent");
+  ASSERT_NE(agent, 0);
+  kill(agent, SIGKILL);
+  ASSERT_TRUE(eventually([&] { return !alive(agent); }, 5s));
+  auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(eventually(
+      [&] { return window_viewable(session.display, session.xauthority, "Locked"); }, 10s))
+      << host.log();
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - killed_at);
+  std::printf("lock shown again %lld ms after the agent was killed\n",
+              static_cast<long long>(took.count()));
+  EXPECT_NE(program_on_display(session.display, "mp-agent"), agent);
+}
+
+}  // namespace
+}  // namespace mp::session
