@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "supervised_host.h"
 
@@ -104,13 +106,31 @@ class MpctlOnHost : public ::testing::Test {
   SupervisedHost host;
 };
 
+// As root, userAdd creates a Linux account: names unique to this run, removed at the end.
+class UniqueAccounts {
+ public:
+  std::string name(const std::string& base) {
+    names_.push_back(base + std::to_string(getpid()));
+    return names_.back();
+  }
+  ~UniqueAccounts() {
+    if (geteuid() != 0) return;
+    for (const auto& n : names_) mp::test::run("/usr/sbin/userdel", {"-r", n});
+  }
+
+ private:
+  std::vector<std::string> names_;
+};
+
 TEST_F(MpctlOnHost, UserAddAndList) {
   host.start();
   ASSERT_TRUE(host.wait_until_up({"bus", "session"}));
+  UniqueAccounts accounts;
+  const std::string alice = accounts.name("alice"), teacher = accounts.name("teacher");
 
-  RunResult added = user_add("alice", "standard", "correct horse battery\r\n");
+  RunResult added = user_add(alice, "standard", "correct horse battery\r\n");
   ASSERT_EQ(added.exit_code, 0) << added.output;
-  RunResult admin = user_add("root-teacher", "dashboard", "another good passphrase");
+  RunResult admin = user_add(teacher, "dashboard", "another good passphrase");
   ASSERT_EQ(admin.exit_code, 0) << admin.output;
 
   RunResult list = host.mpctl({"user", "list", "--json"});
@@ -118,17 +138,17 @@ TEST_F(MpctlOnHost, UserAddAndList) {
   json users = json::parse(list.output);
   std::map<std::string, std::string> roles;
   for (const auto& user : users) roles[user["name"]] = user["role"];
-  EXPECT_EQ(roles["alice"], "standard");
-  EXPECT_EQ(roles["root-teacher"], "dashboard");
+  EXPECT_EQ(roles[alice], "standard");
+  EXPECT_EQ(roles[teacher], "dashboard");
 
   RunResult table = host.mpctl({"user", "list"});
   EXPECT_EQ(table.exit_code, 0);
   EXPECT_TRUE(contains(table.output, "NAME")) << table.output;
   EXPECT_TRUE(contains(table.output, "ROLE")) << table.output;
-  EXPECT_TRUE(contains(table.output, "alice")) << table.output;
+  EXPECT_TRUE(contains(table.output, alice)) << table.output;
 
   // Refusals by the session service: exit 1 with its error kind and reason.
-  RunResult duplicate = user_add("alice", "standard", "correct horse battery");
+  RunResult duplicate = user_add(alice, "standard", "correct horse battery");
   EXPECT_EQ(duplicate.exit_code, 1) << duplicate.output;
   EXPECT_TRUE(contains(duplicate.output, "invalid")) << duplicate.output;
   RunResult weak = user_add("bob", "standard", "short");

@@ -161,20 +161,22 @@ class Namespace {
   bool ok = false;
 };
 
+// A student account: mp-session creates the Linux account at userAdd (as root); the test
+// looks it up afterwards and removes it, with anything still running as it, at the end.
 class UnixUser {
  public:
-  UnixUser() {
-    name = "mpwf" + std::to_string(getpid());
-    auto r = mp::test::run("/usr/sbin/useradd",
-                           {"--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name});
+  UnixUser() : name("mpwf" + std::to_string(getpid())) {}
+  bool look_up() {
     passwd* entry = getpwnam(name.c_str());
-    if (r.exit_code == 0 && entry) {
-      uid = static_cast<int>(entry->pw_uid);
-      gid = static_cast<int>(entry->pw_gid);
-    }
+    if (!entry) return false;
+    uid = static_cast<int>(entry->pw_uid);
+    gid = static_cast<int>(entry->pw_gid);
+    return true;
   }
   ~UnixUser() {
-    if (uid >= 0) mp::test::run("/usr/sbin/userdel", {name});
+    if (uid < 0) return;
+    mp::test::run("/usr/bin/pkill", {"-KILL", "-u", name});
+    mp::test::run("/usr/sbin/userdel", {"-r", name});
   }
   std::string name;
   int uid = -1, gid = -1;
@@ -198,7 +200,6 @@ TEST(WebfilterProcess, NftablesForceStationUsersThroughTheProxy) {
   Namespace ns;
   ASSERT_TRUE(ns.ok) << "could not set up the network namespace";
   UnixUser student;
-  ASSERT_GE(student.uid, 0) << "could not create a Unix user";
 
   mp::test::TempDir dir("mp-wfn");
   auto runtime = dir / "run";
@@ -245,6 +246,7 @@ TEST(WebfilterProcess, NftablesForceStationUsersThroughTheProxy) {
         },
         "add");
     ASSERT_TRUE(added.ok()) << added.error_text();
+    ASSERT_TRUE(student.look_up()) << "mp-session did not create the Linux account";
     auto attached = call(
         [](mp::schema::Envelope::Builder e) {
           auto info = e.initStationAttach().initStation();
@@ -329,6 +331,13 @@ TEST(WebfilterProcess, NftablesForceStationUsersThroughTheProxy) {
   EXPECT_EQ(curl_status(ns, &student,
                         {"--resolve", resolve("blocked.test", 80), "http://blocked.test/hello"}),
             "200");
+
+  // The student's desktop outlives mp-session by design: end it as `./mp down` does.
+  EXPECT_EQ(session.stop(), 0);
+  auto ended = mp::test::run(bin_dir() / "mp-session",
+                             {"--end-all-sessions", "--runtime-dir", runtime.string(),
+                              "--state-dir", (dir / "state").string()});
+  EXPECT_EQ(ended.exit_code, 0) << ended.output;
 }
 
 }  // namespace
