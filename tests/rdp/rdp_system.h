@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "screen_checks.h"
 #include "stub_session.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -67,9 +68,5 @@ class RdpSystem {
   std::unique_ptr<Xvfb> client_display_;
   std::unique_ptr<ChildProcess> rdp_;
 };
-
-// Counts sample points of `shot` (window at `origin`) that differ from the test pattern.
-int pattern_mismatches(const Screenshot& shot, std::pair<int, int> origin, int width, int height,
-                       int tolerance);
 
 }  // namespace mp::test

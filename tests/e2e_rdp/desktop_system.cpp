@@ -1,0 +1,195 @@
+#include "desktop_system.h"
+
+#include <netinet/in.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+
+namespace mp::test {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+std::string random_password() {
+  std::random_device random;
+  std::string out;
+  const char* alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  for (int i = 0; i < 20; ++i) out += alphabet[random() % 56];
+  return out;
+}
+
+bool executable(const std::filesystem::path& path) { return access(path.c_str(), X_OK) == 0; }
+
+}  // namespace
+
+std::string missing_desktop_prerequisites() {
+  for (const char* tool : {"/usr/bin/xfreerdp", "/usr/bin/Xvfb"}) {
+    if (!executable(tool)) return std::string("no ") + tool;
+  }
+  for (const char* binary : {"mp-supervisor", "mpctl", "mp-session", "mp-agent", "mp-rdp",
+                             "mp-workload", "mp-policy", "mp-bus"}) {
+    if (!executable(bin_dir() / binary)) return std::string(binary) + " not built";
+  }
+  return "";
+}
+
+DesktopSystem::DesktopSystem()
+    : runtime_dir_(dir_.path() / "run"),
+      state_dir_(dir_.path() / "state"),
+      user_("mpe2e" + std::to_string(getpid())),
+      password_(random_password()),
+      port_(free_port()) {
+  std::filesystem::create_directories(state_dir_);
+  // Displays from a range of their own, so tests running in parallel do not race for one.
+  int first_display = 400 + static_cast<int>(getpid() % 200) * 5;
+  std::string workload = (bin_dir() / "mp-workload").string() + " --pattern --print-input";
+  json config = {
+      {"services",
+       {{{"name", "bus"}},
+        {{"name", "session"},
+         {"args",
+          {"--session-command", workload, "--first-display", std::to_string(first_display),
+           "--privacy-notice", ""}}},
+        {{"name", "policy"}},
+        {{"name", "rdp"}, {"args", {"--listen", "127.0.0.1:" + std::to_string(port_)}}}}}};
+  std::ofstream(dir_.path() / "supervisor.json") << config.dump(2);
+  supervisor_ = std::make_unique<ChildProcess>(
+      bin_dir() / "mp-supervisor",
+      std::vector<std::string>{"--runtime-dir", runtime_dir_.string(), "--state-dir",
+                               state_dir_.string(), "--config",
+                               (dir_.path() / "supervisor.json").string()},
+      ChildProcess::Options{.output_file = dir_.path() / "system.log"});
+  eventually(
+      [&] {
+        for (const char* s : {"bus", "session", "policy", "rdp"}) {
+          if (pid_of(s) == 0) return false;
+        }
+        return mpctl({"sessions"}).exit_code == 0;
+      },
+      20s);
+  mpctl({"user", "add", user_, "--role", "standard", "--password-stdin"});
+  client_display_ = std::make_unique<Xvfb>(dir_.path(), kDesktopWidth + 64, kDesktopHeight + 64);
+}
+
+DesktopSystem::~DesktopSystem() {
+  client_display_.reset();
+  if (supervisor_) supervisor_->stop(15s);
+  // Desktops outlive their services by design; end them as `./mp down` does.
+  run(bin_dir() / "mp-session", {"--end-all-sessions", "--runtime-dir", runtime_dir_.string(),
+                                 "--state-dir", state_dir_.string()});
+  if (geteuid() == 0 && getpwnam(user_.c_str()) != nullptr) {
+    run("/usr/bin/pkill", {"-KILL", "-u", user_});
+    run("/usr/sbin/userdel", {"-r", user_});
+  }
+}
+
+RunResult DesktopSystem::mpctl(std::vector<std::string> args) {
+  bool add = args.size() > 1 && args[0] == "user" && args[1] == "add";
+  args.insert(args.begin(), {"--runtime-dir", runtime_dir_.string(), "--timeout", "5000"});
+  ChildProcess::Options options;
+  if (add) options.stdin_text = password_ + "\n";
+  return run(bin_dir() / "mpctl", args, options, 20s);
+}
+
+json DesktopSystem::status() {
+  auto r = mpctl({"status", "--json"});
+  json out = json::parse(r.output, nullptr, false);
+  return out.is_discarded() ? json::array() : out;
+}
+
+pid_t DesktopSystem::pid_of(const std::string& service) {
+  for (const auto& entry : status()) {
+    if (entry.value("service", "") == service && entry.value("state", "") == "running" &&
+        entry["pid"].is_number()) {
+      return entry["pid"].get<pid_t>();
+    }
+  }
+  return 0;
+}
+
+bool DesktopSystem::wait_running(const std::string& service, pid_t not_pid,
+                                 std::chrono::milliseconds timeout) {
+  return eventually(
+      [&] {
+        pid_t pid = pid_of(service);
+        return pid != 0 && pid != not_pid;
+      },
+      timeout);
+}
+
+json DesktopSystem::sessions() {
+  auto r = mpctl({"sessions", "--json"});
+  json out = json::parse(r.output, nullptr, false);
+  return out.is_discarded() ? json::array() : out;
+}
+
+std::string DesktopSystem::log() const { return read_file(dir_.path() / "system.log"); }
+
+std::vector<std::string> DesktopSystem::client_args(const std::vector<std::string>& extra,
+                                                    const std::string& password) const {
+  std::vector<std::string> args{
+      "/v:127.0.0.1:" + std::to_string(port_),
+      "/u:" + user_,
+      "/p:" + password,
+      "/cert:ignore",
+      "/client-hostname:e2e-desk",
+      "/size:" + std::to_string(kDesktopWidth) + "x" + std::to_string(kDesktopHeight),
+      "/log-level:WARN"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+std::unique_ptr<ChildProcess> DesktopSystem::start_client(const std::vector<std::string>& extra) {
+  auto env = client_display_->env();
+  env["HOME"] = dir_.path().string();
+  return std::make_unique<ChildProcess>(
+      "/usr/bin/xfreerdp", client_args(extra, password_),
+      ChildProcess::Options{.env = env, .output_file = dir_.path() / "client.log"});
+}
+
+RunResult DesktopSystem::run_client(const std::vector<std::string>& args) {
+  auto env = client_display_->env();
+  env["HOME"] = dir_.path().string();
+  return run("/usr/bin/xfreerdp", args, ChildProcess::Options{.env = env}, 30s);
+}
+
+Screenshot DesktopSystem::screenshot(std::pair<int, int>* origin) {
+  *origin = client_display_->largest_window_origin();
+  return client_display_->screenshot();
+}
+
+std::string DesktopSystem::desktop_output() const {
+  // As root the session's output goes to the user's ~/.xsession-errors; else to the session
+  // directory's session.log.
+  if (passwd* entry = getpwnam(user_.c_str()); entry && geteuid() == 0) {
+    return read_file(std::filesystem::path(entry->pw_dir) / ".xsession-errors");
+  }
+  std::string all;
+  std::error_code ec;
+  for (auto& entry : std::filesystem::recursive_directory_iterator(runtime_dir_, ec)) {
+    if (entry.path().filename() == "session.log") all += read_file(entry.path());
+  }
+  return all;
+}
+
+}  // namespace mp::test

@@ -1,0 +1,61 @@
+// The system as `./mp up` runs it — mp-supervisor with bus, session (real desktops running
+// mp-workload --pattern --print-input), policy and rdp — on a private runtime dir and port, a
+// multipoint user (a real Linux account as root), and an Xvfb for the real xfreerdp client.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "support/process.h"
+#include "support/temp_dir.h"
+#include "xvfb.h"
+
+namespace mp::test {
+
+inline constexpr int kDesktopWidth = 1024;
+inline constexpr int kDesktopHeight = 768;
+
+// Why this cannot run here, or empty.
+std::string missing_desktop_prerequisites();
+
+class DesktopSystem {
+ public:
+  DesktopSystem();
+  ~DesktopSystem();  // stops everything, logs every session off, removes the account
+
+  RunResult mpctl(std::vector<std::string> args);
+  nlohmann::json status();                   // mpctl status --json
+  pid_t pid_of(const std::string& service);  // from the supervisor; 0 if unknown
+  bool wait_running(const std::string& service, pid_t not_pid, std::chrono::milliseconds timeout);
+  nlohmann::json sessions();  // mpctl sessions --json
+  std::string log() const;
+
+  const std::string& user() const { return user_; }
+  const std::string& password() const { return password_; }
+  int port() const { return port_; }
+  Xvfb& client_display() { return *client_display_; }
+
+  std::vector<std::string> client_args(const std::vector<std::string>& extra,
+                                       const std::string& password) const;
+  std::unique_ptr<ChildProcess> start_client(const std::vector<std::string>& extra);
+  RunResult run_client(const std::vector<std::string>& args);
+
+  // The client's window as the test sees it.
+  Screenshot screenshot(std::pair<int, int>* origin);
+  // What the session's mp-workload printed (its --print-input lines).
+  std::string desktop_output() const;
+
+ private:
+  TempDir dir_{"mpe2r"};
+  std::filesystem::path runtime_dir_, state_dir_;
+  std::string user_, password_;
+  int port_ = 0;
+  std::unique_ptr<ChildProcess> supervisor_;
+  std::unique_ptr<Xvfb> client_display_;
+};
+
+}  // namespace mp::test
