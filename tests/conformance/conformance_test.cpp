@@ -2,6 +2,8 @@
 // driver to kDrivers below.
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <functional>
 
 #include "transport_driver.h"
@@ -16,6 +18,8 @@ struct DriverFactory {
   std::string name;
   std::function<std::unique_ptr<TransportDriver>()> make;
 };
+// So that test listings name the transport instead of dumping the struct's bytes.
+void PrintTo(const DriverFactory& factory, std::ostream* out) { *out << factory.name; }
 
 const DriverFactory kDrivers[] = {
     {"fake", make_fake_transport_driver},

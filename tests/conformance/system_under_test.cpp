@@ -35,7 +35,10 @@ std::map<std::string, std::string> SystemUnderTest::service_env() const {
 void SystemUnderTest::start(const std::string& name) {
   children_.erase(name);
   children_[name] = std::make_unique<ChildProcess>(
-      bin_dir() / ("mp-" + name), std::vector<std::string>{"--log-level", "warn"},
+      bin_dir() / ("mp-" + name),
+      std::vector<std::string>{"--log-level", std::getenv("MP_TEST_LOG_LEVEL")
+                                                  ? std::getenv("MP_TEST_LOG_LEVEL")
+                                                  : "warn"},
       ChildProcess::Options{.env = service_env(), .output_file = dir_.path() / (name + ".log")});
 }
 
@@ -85,7 +88,7 @@ std::map<std::string, StationView> SystemUnderTest::stations() {
       mp::bus::RequestOptions{.deadline = std::chrono::seconds(1)});
   if (!reply.ok() || !reply.envelope().isStationList()) return out;
   for (auto s : reply.envelope().getStationList().getStations()) {
-    out[s.getKey()] = StationView{s.getTransport(), s.getState()};
+    out[s.getKey()] = StationView{s.getTransport(), s.getState(), s.getSessionId()};
   }
   return out;
 }

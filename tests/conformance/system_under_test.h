@@ -2,6 +2,7 @@
 // client on the same bus to ask questions.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@ namespace mp::test {
 struct StationView {
   std::string transport;
   mp::schema::StationState state;
+  std::uint64_t session_id = 0;  // 0: no session shown on it
 };
 
 class SystemUnderTest {
