@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/ipc.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -82,6 +84,7 @@ bool ScreenCapture::attach_shm() {
   shm_.shmid = shmget(IPC_PRIVATE, size, IPC_CREAT | 0600);
   if (shm_.shmid < 0) return false;
   shm_.shmaddr = static_cast<char*>(shmat(shm_.shmid, nullptr, 0));
+  give_segment_to_server();
   // Marked for removal now: it goes away when both sides detach, even if we crash.
   shmctl(shm_.shmid, IPC_RMID, nullptr);
   if (shm_.shmaddr == reinterpret_cast<char*>(-1)) {
@@ -94,6 +97,24 @@ bool ScreenCapture::attach_shm() {
   XSync(display, False);
   // The X server refuses when it cannot reach our segment (another host, another IPC namespace).
   return take_x_error() == 0;
+}
+
+// A session's X server runs as the session's user, mp-rdp as root: the server could not attach
+// a root-owned 0600 segment, and capture would fall back to XGetImage (a copy through the
+// socket). The segment is handed to the server's own uid (from the socket's peer credentials),
+// still mode 0600: only that user, whose screen it holds, and root can read it.
+void ScreenCapture::give_segment_to_server() {
+  ucred peer{};
+  socklen_t size = sizeof peer;
+  if (getsockopt(ConnectionNumber(x_.get()), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) return;
+  if (peer.uid == geteuid()) return;
+  shmid_ds segment{};
+  if (shmctl(shm_.shmid, IPC_STAT, &segment) != 0) return;
+  segment.shm_perm.uid = peer.uid;
+  segment.shm_perm.gid = peer.gid;
+  if (shmctl(shm_.shmid, IPC_SET, &segment) != 0) {
+    spdlog::debug("{}: cannot hand the capture segment to uid {}", x_.name(), peer.uid);
+  }
 }
 
 void ScreenCapture::process_events() {

@@ -49,6 +49,7 @@ class ScreenCapture {
   void add_pending(Rect rect);
   void copy_area(const Rect& rect);
   bool attach_shm();
+  void give_segment_to_server();
 
   XConnection& x_;
   Window root_ = 0;

@@ -98,6 +98,8 @@ TEST_F(E2eRdp, LogonWithPasswordShowsTheSessionDesktop) {
   EXPECT_EQ(session.value("user", ""), system->user());
   EXPECT_EQ(session.value("station", ""), "rdp:e2e-desk");
   EXPECT_TRUE(eventually([&] { return only_session().value("agent_up", false); }, 10s));
+  // The session's X server runs as the user, mp-rdp as root: capture still uses MIT-SHM.
+  EXPECT_EQ(system->log().find("no MIT-SHM"), std::string::npos) << tail(system->log());
 }
 
 TEST_F(E2eRdp, WrongPasswordIsRefusedBeforeActivationAndLogged) {
