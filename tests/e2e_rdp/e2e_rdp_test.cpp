@@ -76,6 +76,13 @@ class E2eRdp : public ::testing::Test {
   }
   bool locked() { return lock_share() > 0.6; }
 
+  // The pid of the session's mp-workload (its desktop program), or "" when not root (then the
+  // session runs as the invoking user and other sessions' programs would match).
+  std::string desktop_pid() {
+    if (geteuid() != 0) return "";
+    return run("/usr/bin/pgrep", {"-u", system->user(), "-f", "mp-workload"}).output;
+  }
+
   json only_session() {
     json all = system->sessions();
     return all.size() == 1 ? all[0] : json();
@@ -116,6 +123,7 @@ TEST_F(E2eRdp, WrongPasswordIsRefusedBeforeActivationAndLogged) {
 TEST_F(E2eRdp, KilledRdpServiceIsRestartedAndTheClientReturnsToTheSameSession) {
   connect();
   json before = only_session();
+  std::string desktop = desktop_pid();
   pid_t rdp = system->pid_of("rdp");
   ASSERT_GT(rdp, 0);
   ASSERT_EQ(::kill(rdp, SIGKILL), 0);
@@ -130,11 +138,13 @@ TEST_F(E2eRdp, KilledRdpServiceIsRestartedAndTheClientReturnsToTheSameSession) {
       << system->sessions().dump();
   EXPECT_EQ(only_session().value("display", ""), before.value("display", "?"));
   EXPECT_TRUE(shows_pattern(30s, "after-rdp-restart"));
+  EXPECT_EQ(desktop_pid(), desktop) << "the same session processes";
 }
 
 TEST_F(E2eRdp, KilledSessionServiceLeavesTheDesktopRunningAndReadoptsIt) {
   connect();
   json before = only_session();
+  std::string desktop = desktop_pid();
   pid_t session = system->pid_of("session");
   ASSERT_GT(session, 0);
   ASSERT_EQ(::kill(session, SIGKILL), 0);
@@ -151,6 +161,7 @@ TEST_F(E2eRdp, KilledSessionServiceLeavesTheDesktopRunningAndReadoptsIt) {
       15s))
       << system->sessions().dump();
   EXPECT_TRUE(shows_pattern(5s, "after-session-restart"));
+  EXPECT_EQ(desktop_pid(), desktop) << "the same session processes";
 }
 
 TEST_F(E2eRdp, BlockShowsTheLockWithinOneSecondAndHoldsTheKeyboard) {
