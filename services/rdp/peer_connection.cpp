@@ -57,18 +57,21 @@ struct PeerCallbacks {
   static BOOL keyboard(rdpInput* input, UINT16 flags, UINT16 code) {
     auto* self = of(input->context);
     if (self->input_) self->input_->keyboard(flags, code);
+    self->last_input_at_ = Clock::now();
     return TRUE;
   }
 
   static BOOL unicode(rdpInput* input, UINT16 flags, UINT16 code) {
     auto* self = of(input->context);
     if (self->input_) self->input_->unicode(flags, code);
+    self->last_input_at_ = Clock::now();
     return TRUE;
   }
 
   static BOOL mouse(rdpInput* input, UINT16 flags, UINT16 x, UINT16 y) {
     auto* self = of(input->context);
     if (self->input_) self->input_->mouse(flags, x, y);
+    if (flags & PTR_FLAGS_DOWN) self->last_input_at_ = Clock::now();
     return TRUE;
   }
 
@@ -300,8 +303,8 @@ DWORD PeerConnection::wait_timeout_ms() const {
   if (max_unacknowledged_ != 0 && next_frame_id_ - 1 - last_acked_frame_ >= max_unacknowledged_) {
     return 100;  // an acknowledgement wakes us through the socket; this is a safety net
   }
-  auto due = last_frame_at_ + frame_period_;
   auto now = Clock::now();
+  auto due = last_frame_at_ + period(now);
   if (due <= now) return 0;
   return static_cast<DWORD>(
       std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count() + 1);
@@ -310,7 +313,8 @@ DWORD PeerConnection::wait_timeout_ms() const {
 bool PeerConnection::send_frame_if_due() {
   if (!activated_ || output_suppressed_ || !encoder_ || !capture_->has_damage()) return true;
   auto now = Clock::now();
-  if (now < last_frame_at_ + frame_period_) return true;
+  auto period = this->period(now);
+  if (now < last_frame_at_ + period) return true;
   std::uint32_t in_flight = next_frame_id_ - 1 - last_acked_frame_;
   // A client that stops acknowledging (some do while minimised) is not waited for forever.
   if (max_unacknowledged_ != 0 && in_flight >= max_unacknowledged_ && now - last_frame_at_ < 1s) {
@@ -324,8 +328,19 @@ bool PeerConnection::send_frame_if_due() {
   }
   ++next_frame_id_;
   ++frames_sent_;
-  last_frame_at_ = now;
+  // On a fixed grid, so that the wake-up's rounding does not stretch every period (30 fps
+  // came out as 29.2); after a pause the grid restarts from now.
+  auto on_grid = last_frame_at_ + period;
+  last_frame_at_ = now - on_grid < period ? on_grid : now;
   return true;
+}
+
+std::chrono::steady_clock::duration PeerConnection::period(Clock::time_point now) const {
+  // Right after a key or a click the answer on screen is what the user waits for: for a short
+  // while frames go out as soon as damage is there (at most every 8 ms), not on the next tick.
+  if (now - last_input_at_ < kInputBoost)
+    return std::min<Clock::duration>(frame_period_, kBoostedPeriod);
+  return frame_period_;
 }
 
 void PeerConnection::serve() {

@@ -85,6 +85,10 @@ class PeerConnection {
   bool output_suppressed_ = false;
   std::chrono::steady_clock::duration frame_period_;
   std::chrono::steady_clock::time_point last_frame_at_{};
+  std::chrono::steady_clock::time_point last_input_at_{};
+  static constexpr std::chrono::milliseconds kInputBoost{60};
+  static constexpr std::chrono::milliseconds kBoostedPeriod{8};
+  std::chrono::steady_clock::duration period(std::chrono::steady_clock::time_point now) const;
   std::uint32_t next_frame_id_ = 1;
   std::uint32_t last_acked_frame_ = 0;
   std::uint32_t max_unacknowledged_ = 0;  // 0: the client does not acknowledge frames
