@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   app.add_flag("--box", box, "a 256x256 textured box redrawn and moved every frame");
   app.add_option("--fps", options.fps, "box frames per second")->check(CLI::Range(1, 240));
   app.add_flag("--print-input", options.print_input, "print key and button events on stdout");
+  app.add_flag("--react-key", options.react_key,
+               "flip a 64x64 square at the top-left corner between black and white on every key "
+               "press (input-to-pixel latency); the box keeps below it");
   app.add_option("--seconds", options.seconds, "exit after this long (default: never)");
   CLI11_PARSE(app, argc, argv);
   if (pattern == box) {

@@ -50,7 +50,15 @@ Workload::Workload(const std::string& display_name, WorkloadOptions options) : o
   XStoreName(display_, window_, "mp-workload");
   gc_ = XCreateGC(display_, window_, 0, nullptr);
   XMapRaised(display_, window_);
-  if (options_.mode == WorkloadOptions::Mode::box) make_texture();
+  if (options_.mode == WorkloadOptions::Mode::box) {
+    make_texture();
+    if (options_.react_key) {
+      box_y_ = kReactionBand;
+      if (width_ < kBoxSize || height_ < kReactionBand + kBoxSize) {
+        throw std::runtime_error("the screen is too small for --react-key");
+      }
+    }
+  }
   XSync(display_, False);
 }
 
@@ -84,7 +92,14 @@ void Workload::draw_pattern() {
   fill(half_w, half_h, width_ - half_w, height_ - half_h, color(kBottomRight));
   auto m = marker_rect(width_, height_);
   fill(m.x, m.y, m.size, m.size, color(kMarker));
+  if (options_.react_key) draw_reaction_square();
   XFlush(display_);
+}
+
+void Workload::draw_reaction_square() {
+  std::uint8_t v = reaction_white_ ? 255 : 0;
+  fill(kReactionSquare.x, kReactionSquare.y, kReactionSquare.size, kReactionSquare.size,
+       pixel(v, v, v));
 }
 
 void Workload::make_texture() {
@@ -98,20 +113,24 @@ void Workload::make_texture() {
 void Workload::draw_box_frame() {
   // Erase where the box was, move it (bouncing off the edges), redraw a new texture there.
   unsigned long background = pixel(64, 64, 64);
-  if (frame_ == 0) fill(0, 0, width_, height_, background);
+  if (frame_ == 0) {
+    fill(0, 0, width_, height_, background);
+    if (options_.react_key) draw_reaction_square();
+  }
   fill(box_x_, box_y_, kBoxSize, kBoxSize, background);
+  int top = options_.react_key ? kReactionBand : 0;
   box_x_ += box_dx_;
   box_y_ += box_dy_;
   if (box_x_ < 0 || box_x_ + kBoxSize > width_) {
     box_dx_ = -box_dx_;
     box_x_ += 2 * box_dx_;
   }
-  if (box_y_ < 0 || box_y_ + kBoxSize > height_) {
+  if (box_y_ < top || box_y_ + kBoxSize > height_) {
     box_dy_ = -box_dy_;
     box_y_ += 2 * box_dy_;
   }
   if (box_x_ < 0) box_x_ = 0;
-  if (box_y_ < 0) box_y_ = 0;
+  if (box_y_ < top) box_y_ = top;
   for (int y = 0; y < kBoxSize; ++y) {
     for (int x = 0; x < kBoxSize; ++x) {
       auto r = static_cast<std::uint8_t>(x ^ y);
@@ -135,6 +154,11 @@ void Workload::handle(XEvent& event) {
       break;
     case KeyPress:
     case KeyRelease: {
+      if (event.type == KeyPress && options_.react_key) {
+        reaction_white_ = !reaction_white_;
+        draw_reaction_square();
+        XFlush(display_);
+      }
       if (!options_.print_input) break;
       KeySym keysym = XLookupKeysym(&event.xkey, 0);
       const char* name = XKeysymToString(keysym);

@@ -15,7 +15,19 @@ struct WorkloadOptions {
   int fps = 30;              // box mode: redraws per second
   bool print_input = false;  // print key and button events on stdout (input tests read them)
   double seconds = 0;        // stop after this long (0: run until killed)
+  // Every key press flips the reaction square (kReactionSquare below) between black and
+  // white, so a client can time input to pixels. The box then keeps out of the top band.
+  bool react_key = false;
 };
+
+// Where --react-key shows its reaction: a square at the top-left corner of the screen, black at
+// start, white after the first key press, and so on. Nothing else draws there.
+struct ReactionSquare {
+  int x, y, size;
+};
+inline constexpr ReactionSquare kReactionSquare{0, 0, 64};
+// With --react-key the box moves only below this many rows.
+inline constexpr int kReactionBand = 96;
 
 class Workload {
  public:
@@ -35,6 +47,7 @@ class Workload {
   void draw_box_frame();
   void make_texture();
   void handle(XEvent& event);
+  void draw_reaction_square();
 
   WorkloadOptions options_;
   Display* display_ = nullptr;
@@ -50,6 +63,7 @@ class Workload {
   XImage* texture_image_ = nullptr;
   std::uint64_t frame_ = 0;
   int box_x_ = 0, box_y_ = 0, box_dx_ = 7, box_dy_ = 5;
+  bool reaction_white_ = false;
 };
 
 }  // namespace mp::workload
