@@ -4,8 +4,9 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+
 #include <stdexcept>
-#include <vector>
+#include <string>
 
 #include "validation.h"
 
@@ -19,52 +20,37 @@ namespace {
 
 constexpr std::size_t kMaxReplyBytes = 4096;
 
-std::int64_t realtime_ns() {
-  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 }  // namespace
 
-AgentChannel::AgentChannel(zmq::context_t& context, mp::bus::Reactor& reactor,
+AgentChannel::AgentChannel(mp::bus::Context& context, mp::bus::Reactor& reactor,
                            const std::filesystem::path& socket_file, std::optional<uid_t> owner,
                            std::uint64_t session_id, std::uint64_t state_incarnation, Events events,
                            Options options)
     : reactor_(reactor),
-      socket_(context, zmq::socket_type::router),
-      socket_file_(socket_file),
       session_id_(session_id),
       incarnation_(state_incarnation),
       events_(std::move(events)),
-      options_(options) {
-  socket_.set(zmq::sockopt::linger, 0);
-  socket_.set(zmq::sockopt::maxmsgsize,
-              static_cast<std::int64_t>(options_.limits.max_message_bytes));
-  socket_.set(zmq::sockopt::router_mandatory, 1);
-  socket_.set(zmq::sockopt::sndhwm, 1000);
-  // The socket file of a dead mp-session is still there: ZeroMQ would refuse to bind over it.
-  unlink(socket_file_.c_str());
-  try {
-    socket_.bind("ipc://" + socket_file_.string());
-  } catch (const zmq::error_t& e) {
-    throw std::runtime_error("cannot bind the agent channel at " + socket_file_.string() + ": " +
-                             e.what());
-  }
-  if (owner && (chown(socket_file_.c_str(), *owner, static_cast<gid_t>(-1)) != 0 ||
-                chmod(socket_file_.c_str(), 0600) != 0)) {
-    throw std::runtime_error("cannot hand the agent socket " + socket_file_.string() + " to uid " +
+      options_(options),
+      server_(
+          context, reactor, "ipc://" + socket_file.string(),
+          [this](const mp::bus::ChannelServer::Peer& from, const Incoming& message) {
+            handle(from, message);
+          },
+          mp::bus::ChannelOptions{
+              .name = "session " + std::to_string(session_id) + " agent channel",
+              .source = "session",
+              .incarnation = state_incarnation,
+              .limits = options.limits}) {
+  if (owner && (chown(socket_file.c_str(), *owner, static_cast<gid_t>(-1)) != 0 ||
+                chmod(socket_file.c_str(), 0600) != 0)) {
+    throw std::runtime_error("cannot hand the agent socket " + socket_file.string() + " to uid " +
                              std::to_string(*owner));
   }
-  if (!owner) chmod(socket_file_.c_str(), 0600);
-  reactor_.watch_socket(socket_, [this] { on_readable(); });
+  if (!owner) chmod(socket_file.c_str(), 0600);
   timer_ = reactor_.every(options_.check_every, [this] { check_liveness(); });
 }
 
-AgentChannel::~AgentChannel() {
-  reactor_.cancel(timer_);
-  reactor_.unwatch_socket(socket_);
-  socket_.close();
-  unlink(socket_file_.c_str());
-}
+AgentChannel::~AgentChannel() { reactor_.cancel(timer_); }
 
 void AgentChannel::assume_up() {
   last_heartbeat_ = steady_clock::now();
@@ -85,40 +71,7 @@ void AgentChannel::check_liveness() {
   }
 }
 
-void AgentChannel::on_readable() {
-  // Bounded per wake-up: a flooding peer cannot starve the rest of the service.
-  for (int i = 0; i < 64; ++i) {
-    std::vector<zmq::message_t> frames;
-    while (true) {
-      zmq::message_t frame;
-      if (!socket_.recv(frame, zmq::recv_flags::dontwait)) break;
-      bool more = frame.more();
-      if (frames.size() < 4) frames.push_back(std::move(frame));
-      if (!more) break;
-    }
-    if (frames.empty()) return;
-    if (frames.size() != 2) {
-      spdlog::warn("session {}: agent channel: dropped a message of {} frames", session_id_,
-                   frames.size());
-      continue;
-    }
-    std::string route = frames[0].to_string();
-    mp::bus::DecodeError error = mp::bus::DecodeError::none;
-    auto message = Incoming::decode(std::move(frames[1]), options_.limits, &error);
-    if (!message) {
-      spdlog::warn("session {}: agent channel: undecodable frame ({})", session_id_,
-                   mp::bus::to_string(error));
-      continue;
-    }
-    try {
-      handle(route, *message);
-    } catch (const std::exception& e) {
-      spdlog::warn("session {}: agent channel: bad message: {}", session_id_, e.what());
-    }
-  }
-}
-
-void AgentChannel::handle(const std::string& route, const Incoming& message) {
+void AgentChannel::handle(const mp::bus::ChannelServer::Peer& route, const Incoming& message) {
   auto envelope = message.envelope();
   switch (envelope.which()) {
     case Envelope::AGENT_HEARTBEAT: {
@@ -162,26 +115,8 @@ void AgentChannel::handle(const std::string& route, const Incoming& message) {
   }
 }
 
-void AgentChannel::send(const std::string& route,
-                        const std::function<void(Envelope::Builder)>& body) {
-  mp::bus::Outgoing out;
-  auto header = out.envelope().initHeader();
-  header.setSource("session");
-  header.setIncarnation(incarnation_);
-  header.setSequence(++sequence_);
-  header.setSentAtNs(realtime_ns());
-  body(out.envelope());
-  try {
-    socket_.send(zmq::buffer(route), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    socket_.send(out.to_frame(), zmq::send_flags::dontwait);
-  } catch (const zmq::error_t& e) {
-    // The agent went away (EHOSTUNREACH) or cannot keep up: its next heartbeat resyncs it.
-    spdlog::debug("session {}: agent channel send: {}", session_id_, e.what());
-  }
-}
-
-void AgentChannel::send_state(const std::string& route) {
-  send(route, [this](Envelope::Builder e) {
+void AgentChannel::send_state(const mp::bus::ChannelServer::Peer& route) {
+  server_.send(route, [this](Envelope::Builder e) {
     auto state = e.initAgentState();
     state.setStateIncarnation(incarnation_);
     state.setStateVersion(state_version_);
@@ -204,7 +139,7 @@ bool AgentChannel::show_message(std::uint64_t message_id, const std::string& fro
     if (reason) *reason = "the session's agent is not connected";
     return false;
   }
-  send(route_, [&](Envelope::Builder e) {
+  server_.send(route_, [&](Envelope::Builder e) {
     auto show = e.initAgentShowMessage();
     show.setMessageId(message_id);
     show.setFrom(from);

@@ -1,7 +1,7 @@
 // The channel between mp-session and the mp-agent of one session (schemas/agent.capnp): a
-// ROUTER socket bound at ipc://<session dir>/agent, the socket file owned by the session's user
-// and mode 0600, so only that user's agent (and root) can connect. Not the shared bus: a
-// student's programs never reach it.
+// lib/bus ChannelServer bound at ipc://<session dir>/agent, the socket file owned by the
+// session's user and mode 0600, so only that user's agent (and root) can connect. Not the shared
+// bus: a student's programs never reach it.
 //
 // The agent heartbeats every 250 ms; the channel answers any heartbeat that reports another
 // state than the one it holds with that state (AgentState), so a restarted agent or a restarted
@@ -16,8 +16,8 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <zmq.hpp>
 
+#include "mp/bus/channel.h"
 #include "mp/bus/frame.h"
 #include "mp/bus/reactor.h"
 
@@ -45,7 +45,7 @@ class AgentChannel {
 
   // Binds (unlinking a stale socket file first: after a restart the old one is dead) and hands
   // the socket file to `owner` when set. Throws std::runtime_error if it cannot bind.
-  AgentChannel(zmq::context_t& context, mp::bus::Reactor& reactor,
+  AgentChannel(mp::bus::Context& context, mp::bus::Reactor& reactor,
                const std::filesystem::path& socket_file, std::optional<uid_t> owner,
                std::uint64_t session_id, std::uint64_t state_incarnation, Events events,
                Options options);
@@ -72,16 +72,12 @@ class AgentChannel {
   void assume_up();
 
  private:
-  void on_readable();
-  void handle(const std::string& route, const mp::bus::Incoming& message);
-  void send(const std::string& route, const std::function<void(mp::schema::Envelope::Builder)>&);
-  void send_state(const std::string& route);
+  void handle(const mp::bus::ChannelServer::Peer& route, const mp::bus::Incoming& message);
+  void send_state(const mp::bus::ChannelServer::Peer& route);
   void check_liveness();
   void set_up(bool up);
 
   mp::bus::Reactor& reactor_;
-  zmq::socket_t socket_;
-  std::filesystem::path socket_file_;
   std::uint64_t session_id_;
   std::uint64_t incarnation_;
   Events events_;
@@ -90,13 +86,13 @@ class AgentChannel {
 
   AgentStateWanted state_;
   std::uint64_t state_version_ = 1;
-  std::string route_;  // the connected agent's ROUTER identity
+  mp::bus::ChannelServer::Peer route_;  // the agent last heard from
   std::chrono::steady_clock::time_point last_heartbeat_{};
   bool up_ = false;
   pid_t agent_pid_ = 0;
   bool lock_shown_ = false;
   std::uint64_t heartbeats_ = 0;
-  std::uint64_t sequence_ = 0;
+  mp::bus::ChannelServer server_;  // last: its handler uses the members above
 };
 
 }  // namespace mp::session

@@ -46,7 +46,9 @@ std::string joined(const std::vector<std::string>& argv) {
 std::string default_sessions_dir(bool as_root, const std::string& runtime_dir) {
   if (!as_root) return (std::filesystem::path(runtime_dir) / "sessions").string();
   const std::filesystem::path base = "/run/multipoint-sessions";
-  if (std::filesystem::path(runtime_dir) == mp::bus::default_runtime_dir()) return base.string();
+  // The production bus, not default_runtime_dir(): that honours MP_RUNTIME_DIR, which the
+  // supervisor sets for every child, so each test's bus would have shared one directory.
+  if (std::filesystem::path(runtime_dir) == "/run/multipoint") return base.string();
   std::error_code ec;
   std::filesystem::create_directories(base, ec);
   chmod(base.c_str(), 0711);
@@ -113,7 +115,7 @@ int main(int argc, char** argv) {
   try {
     mp::session::SessionStore store(std::filesystem::path(state_dir) / "session.db");
     mp::session::PasswordHasher hasher;
-    zmq::context_t context(1);
+    mp::bus::Context context(1);
     mp::bus::Reactor reactor;
     mp::session::UnixAccounts accounts(as_root);
     mp::session::DesktopLauncher launcher(mp::session::DesktopConfig{.session_command = command,

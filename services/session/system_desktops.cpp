@@ -31,7 +31,7 @@ bool is_agent_of(pid_t pid, std::uint64_t session_id) {
 
 }  // namespace
 
-SystemDesktops::SystemDesktops(zmq::context_t& context, mp::bus::Reactor& reactor,
+SystemDesktops::SystemDesktops(mp::bus::Context& context, mp::bus::Reactor& reactor,
                                UnixAccounts& accounts, DesktopLauncher& launcher,
                                SystemDesktopsOptions options)
     : context_(context),

@@ -10,11 +10,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <zmq.hpp>
 
 #include "agent_channel.h"
 #include "desktop_launcher.h"
 #include "desktops.h"
+#include "mp/bus/channel.h"
 #include "mp/bus/reactor.h"
 #include "policy_relay.h"
 #include "session_processes.h"
@@ -37,7 +37,7 @@ struct SystemDesktopsOptions {
 class SystemDesktops : public Desktops {
  public:
   // `policy` may be null (no lock relay, e.g. the one-shot); set it later with set_policy.
-  SystemDesktops(zmq::context_t& context, mp::bus::Reactor& reactor, UnixAccounts& accounts,
+  SystemDesktops(mp::bus::Context& context, mp::bus::Reactor& reactor, UnixAccounts& accounts,
                  DesktopLauncher& launcher, SystemDesktopsOptions options = {});
   // Leaves every desktop running: a stopping mp-session does not log anyone off.
   ~SystemDesktops() override;
@@ -98,7 +98,7 @@ class SystemDesktops : public Desktops {
   void check_dying(std::uint64_t session_id);
   void forget_dying(std::uint64_t session_id);
 
-  zmq::context_t& context_;
+  mp::bus::Context& context_;
   mp::bus::Reactor& reactor_;
   UnixAccounts& accounts_;
   DesktopLauncher& launcher_;

@@ -97,10 +97,7 @@ DesktopSystem::~DesktopSystem() {
   // Desktops outlive their services by design; end them as `./mp down` does.
   run(bin_dir() / "mp-session", {"--end-all-sessions", "--runtime-dir", runtime_dir_.string(),
                                  "--state-dir", state_dir_.string()});
-  if (geteuid() == 0 && getpwnam(user_.c_str()) != nullptr) {
-    run("/usr/bin/pkill", {"-KILL", "-u", user_});
-    run("/usr/sbin/userdel", {"-r", user_});
-  }
+  if (getpwnam(user_.c_str()) != nullptr) remove_linux_account(user_);
 }
 
 RunResult DesktopSystem::mpctl(std::vector<std::string> args) {

@@ -114,8 +114,7 @@ class UniqueAccounts {
     return names_.back();
   }
   ~UniqueAccounts() {
-    if (geteuid() != 0) return;
-    for (const auto& n : names_) mp::test::run("/usr/sbin/userdel", {"-r", n});
+    for (const auto& n : names_) mp::test::remove_linux_account(n);
   }
 
  private:

@@ -116,9 +116,6 @@ std::string unique_user(char suffix) {
   return "mpt" + std::to_string(getpid()) + std::string(1, suffix);
 }
 
-void delete_linux_account(const std::string& name) {
-  if (geteuid() != 0) return;
-  mp::test::run("/usr/sbin/userdel", {"--remove", name});
-}
+void delete_linux_account(const std::string& name) { mp::test::remove_linux_account(name); }
 
 }  // namespace mp::session::test

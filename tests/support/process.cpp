@@ -166,4 +166,13 @@ std::string read_file(const std::filesystem::path& path) {
   return buffer.str();
 }
 
+void remove_linux_account(const std::string& name) {
+  if (geteuid() != 0 || name.empty()) return;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    run("/usr/bin/pkill", {"-KILL", "-u", name});
+    if (run("/usr/sbin/userdel", {"-r", name}).exit_code != 8) return;  // 8: user logged in
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace mp::test

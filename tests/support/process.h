@@ -60,4 +60,9 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 std::string read_file(const std::filesystem::path& path);
 
+// As root: ends every process of the Linux account `name` and removes it with its home (as
+// tests that log on leave desktops running as it). Waits for the processes to go, since
+// userdel refuses a user that still runs something. Does nothing when not root.
+void remove_linux_account(const std::string& name);
+
 }  // namespace mp::test

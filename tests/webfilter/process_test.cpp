@@ -175,8 +175,7 @@ class UnixUser {
   }
   ~UnixUser() {
     if (uid < 0) return;
-    mp::test::run("/usr/bin/pkill", {"-KILL", "-u", name});
-    mp::test::run("/usr/sbin/userdel", {"-r", name});
+    mp::test::remove_linux_account(name);
   }
   std::string name;
   int uid = -1, gid = -1;

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     reactor.stop_on_signals();
     mp::agent::XConnection x;
     mp::agent::XScreen screen(x, reactor);
-    zmq::context_t context(1);
+    mp::bus::Context context(1);
     std::unique_ptr<mp::agent::Agent> agent;
     mp::agent::SessionLink link(context, reactor, endpoint,
                                 [&agent](const mp::bus::Incoming& message) {

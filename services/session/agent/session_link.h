@@ -1,5 +1,5 @@
-// The agent's end of its private channel to mp-session: a DEALER socket connected to the
-// ROUTER mp-session binds for this session. Frames are one Envelope each, decoded through
+// The agent's end of its private channel to mp-session: a lib/bus ChannelClient connected to the
+// ChannelServer mp-session binds for this session. Frames are one Envelope each, checked by
 // lib/bus framing (limits, unaligned copy). ZeroMQ reconnects by itself when mp-session
 // restarts; while it is away, send() refuses instead of queueing stale messages. ZeroMQ does
 // not reconnect after a protocol error (e.g. a frame past ZMQ_MAXMSGSIZE), so a link that
@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 
+#include "mp/bus/channel.h"
 #include "mp/bus/frame.h"
 #include "mp/bus/reactor.h"
 
@@ -19,46 +20,27 @@ namespace mp::agent {
 inline constexpr std::chrono::milliseconds kRebuildAfter{2000};
 
 // Fills the body of an envelope; the link fills the header.
-using BodyBuilder = std::function<void(mp::schema::Envelope::Builder)>;
+using BodyBuilder = mp::bus::Build;
 
-struct SessionLinkCounters {
-  std::uint64_t sent = 0;
-  std::uint64_t not_sent = 0;  // refused: mp-session not connected (or its queue full)
-  std::uint64_t received = 0;
-  std::uint64_t rejected = 0;  // frames that were not one valid envelope
-  std::uint64_t rebuilt = 0;   // fresh sockets after the link could not send for a while
-};
+// sent, not_sent (mp-session not connected or its queue full), received, rejected (not one
+// valid envelope), rebuilt (fresh sockets after the link could not send for a while).
+using SessionLinkCounters = mp::bus::ChannelCounters;
 
 class SessionLink {
  public:
   using MessageHandler = std::function<void(const mp::bus::Incoming&)>;
 
   // Connects (asynchronously) to `endpoint`; throws zmq::error_t for a malformed endpoint.
-  SessionLink(zmq::context_t& context, mp::bus::Reactor& reactor, const std::string& endpoint,
+  SessionLink(mp::bus::Context& context, mp::bus::Reactor& reactor, const std::string& endpoint,
               MessageHandler on_message, mp::bus::Limits limits = {});
-  ~SessionLink();
-  SessionLink(const SessionLink&) = delete;
-  SessionLink& operator=(const SessionLink&) = delete;
 
   // Sends one envelope now; false if mp-session is not connected.
-  bool send(const BodyBuilder& body);
-  const SessionLinkCounters& counters() const { return counters_; }
-  std::uint64_t incarnation() const { return incarnation_; }
+  bool send(const BodyBuilder& body) { return channel_.send(body); }
+  const SessionLinkCounters& counters() const { return channel_.counters(); }
+  std::uint64_t incarnation() const { return channel_.incarnation(); }
 
  private:
-  void open_socket();
-  void receive_waiting();
-
-  zmq::context_t& context_;
-  std::string endpoint_;
-  mp::bus::Reactor& reactor_;
-  mp::bus::Limits limits_;
-  MessageHandler on_message_;
-  zmq::socket_t socket_;
-  std::uint64_t incarnation_;
-  std::uint64_t sequence_ = 0;
-  std::chrono::steady_clock::time_point last_sent_;
-  SessionLinkCounters counters_;
+  mp::bus::ChannelClient channel_;
 };
 
 }  // namespace mp::agent
