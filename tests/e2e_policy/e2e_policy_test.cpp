@@ -38,22 +38,6 @@ namespace wf = mp::webfilter::test;
 // once it is allowed again the request really reaches the origin.
 constexpr const char* kBlockedHost = "blocked.example";
 
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t size = sizeof(address);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
-    ::close(fd);
-    return 0;
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 struct Status {
   pid_t pid = 0;
   ServiceState state = ServiceState::UNKNOWN;

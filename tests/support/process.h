@@ -60,6 +60,9 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 std::string read_file(const std::filesystem::path& path);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed).
+int free_port();
+
 // As root: ends every process of the Linux account `name` and removes it with its home (as
 // tests that log on leave desktops running as it). Waits for the processes to go, since
 // userdel refuses a user that still runs something. Does nothing when not root.

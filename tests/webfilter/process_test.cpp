@@ -25,19 +25,8 @@ using mp::schema::WebMode;
 using mp::test::bin_dir;
 using mp::test::ChildProcess;
 using mp::test::eventually;
+using mp::test::free_port;
 using mp::test::read_file;
-
-std::uint16_t free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t length = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 TEST(WebfilterProcess, Kill9UnderLoadResumesTheSamePolicy) {
   mp::test::TempDir dir("mp-wfp");
@@ -52,7 +41,7 @@ TEST(WebfilterProcess, Kill9UnderLoadResumesTheSamePolicy) {
   w.initial_policy = {StationPolicy{"", WebMode::BLOCK_ONLY, {"example.com"}, "all"}};
   World world(w);
 
-  std::uint16_t port = free_port();
+  auto port = static_cast<std::uint16_t>(free_port());
   std::string allowed = "allowed.test:" + std::to_string(origin.port());
   std::string blocked = "example.com:" + std::to_string(origin.port());
   auto start = [&] {
