@@ -17,8 +17,8 @@ class SupervisorProcess : public ::testing::Test {
  protected:
   void SetUp() override {
     // They are built with the tests: missing ones are a build bug, not a reason to skip.
-    if (!binaries_present(
-            {"mp-supervisor", "mpctl", "mp-bus", "mp-session", "mp-policy", "mp-webfilter", "mp-rdp"})) {
+    if (!binaries_present({"mp-supervisor", "mpctl", "mp-bus", "mp-session", "mp-policy",
+                           "mp-webfilter", "mp-rdp"})) {
       FAIL() << "needs mp-supervisor, mpctl and the default services in " << bin_dir();
     }
   }
