@@ -2,6 +2,8 @@
 // runtime and state dirs, and mpctl run against it. Shared by tests/supervisor and tests/mpctl.
 #pragma once
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -34,10 +36,17 @@ class SupervisedHost {
   std::string log() const { return read_file(log_path()); }
   ChildProcess& supervisor() { return *supervisor_; }
 
-  void start(const std::vector<std::string>& extra_args = {}) {
+  // Without --services or --config: bus, session and policy. The embedded defaults also listen
+  // on fixed ports (3128, 3129, 3389), so only the one test that checks them starts them, or
+  // tests running in parallel would take each other's ports.
+  void start(const std::vector<std::string>& extra_args = {}, bool embedded_defaults = false) {
     std::vector<std::string> args{"--runtime-dir",      runtime_dir().string(), "--state-dir",
                                   state_dir().string(), "--log-level",          "debug"};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
+    bool chosen = std::find(args.begin(), args.end(), "--services") != args.end() ||
+                  std::find(args.begin(), args.end(), "--config") != args.end();
+    if (!chosen && !embedded_defaults)
+      args.insert(args.end(), {"--services", "bus,session,policy"});
     ChildProcess::Options options;
     options.output_file = log_path();
     supervisor_ = std::make_unique<ChildProcess>(bin_dir() / "mp-supervisor", args, options);

@@ -31,7 +31,7 @@ class SupervisorProcess : public ::testing::Test {
 };
 
 TEST_F(SupervisorProcess, SupervisorStartsTheEmbeddedDefaults) {
-  host.start();
+  host.start({}, /*embedded_defaults=*/true);
   ASSERT_TRUE(host.wait_until_up({"bus", "session", "policy", "webfilter", "rdp"}));
   json status = host.status();
   ASSERT_EQ(status.size(), 5u);
