@@ -39,12 +39,7 @@ SurfaceEncoder::SurfaceEncoder(freerdp_peer* peer, int width, int height)
   if (stream_ == nullptr) throw std::runtime_error("out of memory");
   if (settings->RemoteFxCodec) {
     codec_ = Codec::remotefx;
-    rfx_ = rfx_context_new(TRUE);
-    if (rfx_ == nullptr || !rfx_context_reset(rfx_, width_, height_)) {
-      throw std::runtime_error("RemoteFX encoder setup failed");
-    }
-    rfx_->mode = RLGR3;
-    rfx_context_set_pixel_format(rfx_, PIXEL_FORMAT_BGRX32);
+    remotefx_ = std::make_unique<RemoteFxEncoder>(width_, height_);
   } else if (settings->NSCodec) {
     codec_ = Codec::nscodec;
     nsc_ = nsc_context_new();
@@ -73,7 +68,6 @@ SurfaceEncoder::SurfaceEncoder(freerdp_peer* peer, int width, int height)
 }
 
 SurfaceEncoder::~SurfaceEncoder() {
-  if (rfx_) rfx_context_free(rfx_);
   if (nsc_) nsc_context_free(nsc_);
   if (planar_) freerdp_bitmap_planar_context_free(planar_);
   if (stream_) Stream_Free(stream_, TRUE);
@@ -104,28 +98,7 @@ bool SurfaceEncoder::send_surface_bits(SURFACE_BITS_COMMAND& command, bool first
 
 bool SurfaceEncoder::send_remotefx(const std::uint8_t* frame, int stride,
                                    const std::vector<Rect>& areas, std::uint32_t frame_id) {
-  std::vector<RFX_RECT> rects;
-  for (const auto& a : areas) {
-    rects.push_back({static_cast<UINT16>(a.x), static_cast<UINT16>(a.y),
-                     static_cast<UINT16>(a.width), static_cast<UINT16>(a.height)});
-  }
-  std::size_t count = 0;
-  RFX_MESSAGE* messages = rfx_encode_messages_ex(
-      rfx_, rects.data(), rects.size(), frame, static_cast<UINT32>(width_),
-      static_cast<UINT32>(height_), static_cast<UINT32>(stride), &count, max_request_bytes_);
-  if (messages == nullptr) {
-    spdlog::warn("RemoteFX encoding failed");
-    return true;  // nothing sent; the connection itself is fine
-  }
-  // The split messages share one rectangle array, which the caller frees (see FreeRDP's
-  // rfx_encode_messages_ex); each message's tiles go back through rfx_message_free.
-  RFX_RECT* shared_rects = count > 0 ? messages[0].rects : nullptr;
-  bool ok = true;
-  for (std::size_t i = 0; i < count; ++i) {
-    Stream_SetPosition(stream_, 0);
-    if (ok && !rfx_write_message(rfx_, stream_, &messages[i])) ok = false;
-    rfx_message_free(rfx_, &messages[i]);
-    if (!ok) continue;
+  auto send_message = [&](const std::uint8_t* data, std::size_t size, bool first, bool last) {
     SURFACE_BITS_COMMAND command{};
     command.cmdType = CMDTYPE_STREAM_SURFACE_BITS;
     command.destRight = static_cast<UINT32>(width_);
@@ -134,14 +107,12 @@ bool SurfaceEncoder::send_remotefx(const std::uint8_t* frame, int stride,
     command.bmp.codecID = static_cast<UINT16>(peer_->settings->RemoteFxCodecId);
     command.bmp.width = static_cast<UINT16>(width_);
     command.bmp.height = static_cast<UINT16>(height_);
-    command.bmp.bitmapDataLength = static_cast<UINT32>(Stream_GetPosition(stream_));
-    command.bmp.bitmapData = Stream_Buffer(stream_);
+    command.bmp.bitmapDataLength = static_cast<UINT32>(size);
+    command.bmp.bitmapData = const_cast<BYTE*>(data);
     command.skipCompression = TRUE;
-    if (!send_surface_bits(command, i == 0, i + 1 == count, frame_id)) ok = false;
-  }
-  std::free(shared_rects);
-  std::free(messages);
-  return ok;
+    return send_surface_bits(command, first, last, frame_id);
+  };
+  return remotefx_->encode(frame, stride, areas, max_request_bytes_, send_message);
 }
 
 bool SurfaceEncoder::send_nscodec(const std::uint8_t* frame, int stride,

@@ -5,13 +5,14 @@
 
 #include <freerdp/codec/nsc.h>
 #include <freerdp/codec/planar.h>
-#include <freerdp/codec/rfx.h>
 #include <freerdp/peer.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "remotefx_encoder.h"
 #include "screen_capture.h"
 
 namespace mp::rdp {
@@ -53,7 +54,7 @@ class SurfaceEncoder {
   Codec codec_ = Codec::planar;
   bool frame_markers_ = false;
   std::size_t max_request_bytes_ = 0;
-  RFX_CONTEXT* rfx_ = nullptr;
+  std::unique_ptr<RemoteFxEncoder> remotefx_;
   NSC_CONTEXT* nsc_ = nullptr;
   BITMAP_PLANAR_CONTEXT* planar_ = nullptr;
   wStream* stream_ = nullptr;
