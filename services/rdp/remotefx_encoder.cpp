@@ -4,6 +4,9 @@
 #include <freerdp/primitives.h>
 
 #include <algorithm>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cstring>
 #include <stdexcept>
 
@@ -25,6 +28,29 @@ constexpr std::size_t kMaxRegionRects = 256;    // more damage rectangles become
 constexpr UINT32 kQuantValues[10] = {6, 6, 6, 6, 7, 7, 8, 8, 8, 9};
 // Margin around each plane: FreeRDP's SIMD routines may read just outside a tile's buffer.
 constexpr int kPlaneMargin = 16;
+
+// Splits BGRX pixels into 16-bit R, G and B rows, eight pixels at a time with SSE2 (part of
+// x86-64): the scalar loop was 8 % of mp-rdp's time. Returns how many pixels it did.
+int split_pixels(const std::uint8_t* pixels, int count, std::int16_t* r, std::int16_t* g,
+                 std::int16_t* b) {
+  int x = 0;
+#if defined(__SSE2__)
+  const __m128i low_byte = _mm_set1_epi32(0xff);
+  for (; x + 8 <= count; x += 8) {
+    __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pixels + x * 4));
+    __m128i second = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pixels + x * 4 + 16));
+    auto channel = [&](int shift) {
+      __m128i a = _mm_and_si128(_mm_srli_epi32(first, shift), low_byte);
+      __m128i c = _mm_and_si128(_mm_srli_epi32(second, shift), low_byte);
+      return _mm_packs_epi32(a, c);
+    };
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b + x), channel(0));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(g + x), channel(8));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(r + x), channel(16));
+  }
+#endif
+  return x;
+}
 
 }  // namespace
 
@@ -133,14 +159,15 @@ void RemoteFxEncoder::encode_tile(const std::uint8_t* frame, int stride, int til
     std::int16_t* rr = r + y * kTile;
     std::int16_t* gr = g + y * kTile;
     std::int16_t* br = b + y * kTile;
-    for (int x = 0; x < w; ++x, pixel += 4) {  // BGRX in memory
+    int x = split_pixels(pixel, w, rr, gr, br);
+    for (pixel += x * 4; x < w; ++x, pixel += 4) {  // BGRX in memory
       br[x] = pixel[0];
       gr[x] = pixel[1];
       rr[x] = pixel[2];
     }
     // A tile cut by the screen's edge repeats its last column and row: smoother for the DWT
     // than black, so the visible part keeps its quality.
-    for (int x = w; x < kTile; ++x) rr[x] = rr[w - 1], gr[x] = gr[w - 1], br[x] = br[w - 1];
+    for (; x < kTile; ++x) rr[x] = rr[w - 1], gr[x] = gr[w - 1], br[x] = br[w - 1];
   }
   for (int y = h; y < kTile; ++y) {
     for (std::int16_t* p : {r, g, b}) {

@@ -77,9 +77,15 @@ std::size_t rlgr_encode(Rlgr mode, const std::int16_t* input, std::size_t count,
   auto golomb_rice = [&](std::uint32_t value) {
     int kr = krp >> kParamShift;
     std::uint32_t quotient = value >> kr;
-    put_ones(quotient);
-    put(0, 1);
-    put(value & ((1u << kr) - 1), kr);
+    std::uint32_t remainder = value & ((1u << kr) - 1);
+    // Unary quotient, a 0, then kr bits: one store when it fits (it nearly always does).
+    if (quotient + 1 + static_cast<std::uint32_t>(kr) <= 32) {
+      put((((1u << quotient) - 1) << (kr + 1)) | remainder, static_cast<int>(quotient) + 1 + kr);
+    } else {
+      put_ones(quotient);
+      put(0, 1);
+      put(remainder, kr);
+    }
     int unused;
     if (quotient == 0) {
       adapt(krp, -2, unused);
@@ -103,10 +109,9 @@ std::size_t rlgr_encode(Rlgr mode, const std::int16_t* input, std::size_t count,
         zeros -= full;
         adapt(kp, kUpRun, k);
       }
-      put(1, 1);
-      put(zeros, k);
+      // A 1 ending the run, the rest of the run in k bits, the sign: one store.
       int magnitude = std::abs(value);
-      put(value < 0 ? 1 : 0, 1);
+      put((1u << (k + 1)) | (zeros << 1) | (value < 0 ? 1u : 0u), k + 2);
       golomb_rice(magnitude != 0 ? magnitude - 1 : 0);
       adapt(kp, -kDownRun, k);
     } else if (mode == Rlgr::rlgr1) {
