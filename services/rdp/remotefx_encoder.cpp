@@ -10,6 +10,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "dwt_encoder.h"
 #include "rlgr_encoder.h"
 
 namespace mp::rdp {
@@ -195,7 +196,7 @@ void RemoteFxEncoder::encode_tile(const std::uint8_t* frame, int stride, int til
 }
 
 void RemoteFxEncoder::encode_component(std::int16_t* plane, std::uint8_t* out, UINT16* length) {
-  rfx_->dwt_2d_encode(plane, scratch_->dwt + kPlaneMargin);
+  dwt_2d_encode(plane, scratch_->dwt + kPlaneMargin);
   rfx_->quantization_encode(plane, scratch_->quant);
   // The LL3 band (the last 64 coefficients) is sent as differences from its predecessor.
   std::int16_t* ll3 = plane + kTilePixels - 64;

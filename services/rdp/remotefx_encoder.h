@@ -5,8 +5,8 @@
 // thread pool. On a few cores the hand-offs (queue, semaphores, wake-ups) cost more than the
 // tiles themselves — perf put a third of mp-rdp's time in the kernel — and the pool can only
 // be switched off through the system-wide winpr registry file. This encoder does the same
-// per-tile steps: colour conversion, DWT and quantisation with FreeRDP's SIMD routines (which
-// RFX_CONTEXT and the primitives make public), RLGR with our own faster coder; FreeRDP
+// per-tile steps: colour conversion and quantisation with FreeRDP's SIMD routines (which
+// RFX_CONTEXT and the primitives make public), DWT and RLGR with our own faster ones; FreeRDP
 // writes the message blocks (rfx_write_message). The result decodes to exactly what FreeRDP's
 // own encoder gives (tests compare).
 #pragma once
