@@ -30,7 +30,7 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr const char* kDefaultServices = "bus,session,policy,webfilter,rdp";
+inline constexpr const char* kDefaultServices = "bus,session,policy,webfilter,rdp,dashboard";
 
 // "bus,session" -> specs with default binaries.
 std::vector<ServiceSpec> parse_service_list(const std::string& comma_list);

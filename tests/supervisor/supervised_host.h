@@ -37,8 +37,8 @@ class SupervisedHost {
   ChildProcess& supervisor() { return *supervisor_; }
 
   // Without --services or --config: bus, session and policy. The embedded defaults also listen
-  // on fixed ports (3128, 3129, 3389), so only the one test that checks them starts them, or
-  // tests running in parallel would take each other's ports.
+  // on fixed ports (3128, 3129, 3389, 8080), so only the one test that checks them starts them,
+  // or tests running in parallel would take each other's ports.
   void start(const std::vector<std::string>& extra_args = {}, bool embedded_defaults = false) {
     std::vector<std::string> args{"--runtime-dir",      runtime_dir().string(), "--state-dir",
                                   state_dir().string(), "--log-level",          "debug"};

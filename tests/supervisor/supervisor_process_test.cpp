@@ -18,7 +18,7 @@ class SupervisorProcess : public ::testing::Test {
   void SetUp() override {
     // They are built with the tests: missing ones are a build bug, not a reason to skip.
     if (!binaries_present({"mp-supervisor", "mpctl", "mp-bus", "mp-session", "mp-policy",
-                           "mp-webfilter", "mp-rdp"})) {
+                           "mp-webfilter", "mp-rdp", "mp-dashboard"})) {
       FAIL() << "needs mp-supervisor, mpctl and the default services in " << bin_dir();
     }
   }
@@ -32,14 +32,15 @@ class SupervisorProcess : public ::testing::Test {
 
 TEST_F(SupervisorProcess, SupervisorStartsTheEmbeddedDefaults) {
   host.start({}, /*embedded_defaults=*/true);
-  ASSERT_TRUE(host.wait_until_up({"bus", "session", "policy", "webfilter", "rdp"}));
+  ASSERT_TRUE(host.wait_until_up({"bus", "session", "policy", "webfilter", "rdp", "dashboard"}));
   json status = host.status();
-  ASSERT_EQ(status.size(), 5u);
+  ASSERT_EQ(status.size(), 6u);
   EXPECT_EQ(status[0]["service"], "bus");  // in start order
   EXPECT_EQ(status[1]["service"], "session");
   EXPECT_EQ(status[2]["service"], "policy");
   EXPECT_EQ(status[3]["service"], "webfilter");
   EXPECT_EQ(status[4]["service"], "rdp");
+  EXPECT_EQ(status[5]["service"], "dashboard");
   for (const auto& entry : status) {
     EXPECT_EQ(entry["restarts"], 0);
     EXPECT_EQ(entry["incarnation"].get<std::string>().size(), 16u);

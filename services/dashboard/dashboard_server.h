@@ -1,0 +1,88 @@
+// The HTTP side of mp-dashboard (cpp-httplib): the login gate in front of everything, the JSON
+// API, the live event stream and the embedded page. Handlers run on httplib's worker threads;
+// anything that needs the bus goes through the BusBridge and waits with a deadline.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "bus_bridge.h"
+#include "event_broadcaster.h"
+#include "json_input.h"
+#include "login_sessions.h"
+#include "logon_limiter.h"
+#include "operator_actions.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace mp::dashboard {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (see bound_port())
+  std::size_t max_body_bytes = 64 * 1024;
+  std::size_t threads = 48;  // each open event stream holds one
+  std::chrono::seconds event_keepalive{15};
+  std::chrono::milliseconds bus_deadline{3000};
+  InputLimits limits;
+};
+
+// "127.0.0.1:8080", "[::1]:8080" -> host and port; false (with a reason) if malformed.
+bool parse_listen_address(const std::string& text, std::string* host, int* port,
+                          std::string* error);
+
+class DashboardServer {
+ public:
+  DashboardServer(ServerOptions options, BusBridge& bridge, OperatorActions& actions,
+                  LoginSessions& sessions, LogonLimiter& limiter, EventBroadcaster& events);
+  ~DashboardServer();
+  DashboardServer(const DashboardServer&) = delete;
+  DashboardServer& operator=(const DashboardServer&) = delete;
+
+  // Binds the listening socket; false if the address cannot be had.
+  bool bind();
+  int bound_port() const { return port_; }
+  // Serves on a thread of its own until stop().
+  void start();
+  // Stops accepting, ends the event streams, lets handlers finish and joins every thread.
+  // Close the bridge first, so handlers waiting for the bus return at once.
+  void stop();
+
+ private:
+  void add_routes();
+  bool admit(const httplib::Request& req, httplib::Response& res);
+  std::optional<LoginSession> session_of(const httplib::Request& req);
+  void login(const httplib::Request& req, httplib::Response& res);
+  void logout(const httplib::Request& req, httplib::Response& res);
+  void me(const httplib::Request& req, httplib::Response& res);
+  void events(const httplib::Request& req, httplib::Response& res);
+  void block(const httplib::Request& req, httplib::Response& res, bool blocked);
+  void message(const httplib::Request& req, httplib::Response& res);
+  void log_off(const httplib::Request& req, httplib::Response& res);
+  void page(const httplib::Request& req, httplib::Response& res, const char* file);
+  void asset(const httplib::Request& req, httplib::Response& res);
+  // Runs `operation` on the bus thread and waits for its Outcome (504/503 when it cannot).
+  Outcome on_bus(std::function<void(OperatorActions&, OperatorActions::Respond)> operation);
+
+  ServerOptions options_;
+  BusBridge& bridge_;
+  OperatorActions& actions_;
+  LoginSessions& sessions_;
+  LogonLimiter& limiter_;
+  EventBroadcaster& events_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::atomic<bool> listening_done_{false};
+  int port_ = -1;
+};
+
+}  // namespace mp::dashboard
