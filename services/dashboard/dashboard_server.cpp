@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <set>
 
+#include "http_replies.h"
 #include "random_token.h"
 #include "web_assets.h"
 
@@ -27,22 +28,7 @@ constexpr auto kBridgeMargin = std::chrono::milliseconds(1000);
 // Files anyone may fetch: what the login page needs.
 const std::set<std::string, std::less<>> kPublicAssets = {"login.js", "style.css", "favicon.svg"};
 
-std::string dump(const json& value) {
-  return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-void send_json(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(dump(body), "application/json");
-}
-
-void send_error(httplib::Response& res, int status, const std::string& text) {
-  send_json(res, status, json{{"error", text}});
-}
-
-void send(httplib::Response& res, const Outcome& outcome) {
-  send_json(res, outcome.status, outcome.body.is_null() ? json::object() : outcome.body);
-}
+void send(httplib::Response& res, const Outcome& outcome) { send_outcome(res, outcome); }
 
 bool has_body_method(const std::string& method) {
   return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
@@ -125,6 +111,11 @@ int bridge_error_status(BridgeError error) {
   return error == BridgeError::timed_out ? 504 : error == BridgeError::failed ? 500 : 503;
 }
 
+// The Manager's page and API: role admin only.
+bool is_manager_path(const std::string& path) {
+  return path == "/manager" || path.rfind("/api/manager/", 0) == 0;
+}
+
 }  // namespace
 
 bool parse_listen_address(const std::string& text, std::string* host, int* port,
@@ -155,11 +146,12 @@ bool parse_listen_address(const std::string& text, std::string* host, int* port,
 }
 
 DashboardServer::DashboardServer(ServerOptions options, BusBridge& bridge, OperatorActions& actions,
-                                 LoginSessions& sessions, LogonLimiter& limiter,
-                                 EventBroadcaster& events)
+                                 ManagerActions& manager, LoginSessions& sessions,
+                                 LogonLimiter& limiter, EventBroadcaster& events)
     : options_(std::move(options)),
       bridge_(bridge),
       actions_(actions),
+      manager_(manager),
       sessions_(sessions),
       limiter_(limiter),
       events_(events),
@@ -311,6 +303,16 @@ bool DashboardServer::admit(const httplib::Request& req, httplib::Response& res)
     }
     return false;
   }
+  if (is_manager_path(req.path) && session->role != "admin") {
+    if (!api) {
+      res.set_redirect("/");
+      return false;
+    }
+    send_error(
+        res, 403,
+        "the Manager is for role admin only; '" + session->user + "' has role " + session->role);
+    return false;
+  }
   if (mutating && !constant_time_equal(req.get_header_value(kCsrfHeader), session->csrf_token)) {
     send_error(res, 403, "missing or wrong X-CSRF-Token header (get it from /api/me)");
     return false;
@@ -330,6 +332,18 @@ Outcome DashboardServer::on_bus(
   auto result = bridge_.call<Outcome>(
       [actions, operation = std::move(operation)](std::function<void(Outcome)> done) {
         operation(*actions, std::move(done));
+      },
+      options_.bus_deadline + kBridgeMargin);
+  if (result.value) return std::move(*result.value);
+  return error_outcome(bridge_error_status(result.error), bridge_error_text(result.error));
+}
+
+Outcome DashboardServer::on_manager_bus(
+    std::function<void(ManagerActions&, ManagerActions::Respond)> operation) {
+  ManagerActions* manager = &manager_;
+  auto result = bridge_.call<Outcome>(
+      [manager, operation = std::move(operation)](std::function<void(Outcome)> done) {
+        operation(*manager, std::move(done));
       },
       options_.bus_deadline + kBridgeMargin);
   if (result.value) return std::move(*result.value);
@@ -371,6 +385,7 @@ void DashboardServer::add_routes() {
                 [this](const Request& req, Response& res) { block(req, res, false); });
   server_->Post("/api/message", [this](const Request& req, Response& res) { message(req, res); });
   server_->Post("/api/logoff", [this](const Request& req, Response& res) { log_off(req, res); });
+  add_manager_routes();
 }
 
 void DashboardServer::page(const httplib::Request&, httplib::Response& res, const char* file) {

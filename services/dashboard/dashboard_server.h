@@ -16,6 +16,7 @@
 #include "json_input.h"
 #include "login_sessions.h"
 #include "logon_limiter.h"
+#include "manager_actions.h"
 #include "operator_actions.h"
 
 namespace httplib {
@@ -43,7 +44,8 @@ bool parse_listen_address(const std::string& text, std::string* host, int* port,
 class DashboardServer {
  public:
   DashboardServer(ServerOptions options, BusBridge& bridge, OperatorActions& actions,
-                  LoginSessions& sessions, LogonLimiter& limiter, EventBroadcaster& events);
+                  ManagerActions& manager, LoginSessions& sessions, LogonLimiter& limiter,
+                  EventBroadcaster& events);
   ~DashboardServer();
   DashboardServer(const DashboardServer&) = delete;
   DashboardServer& operator=(const DashboardServer&) = delete;
@@ -68,14 +70,24 @@ class DashboardServer {
   void block(const httplib::Request& req, httplib::Response& res, bool blocked);
   void message(const httplib::Request& req, httplib::Response& res);
   void log_off(const httplib::Request& req, httplib::Response& res);
+  // The Manager (manager_routes.cpp): role admin only, which admit() checks.
+  void add_manager_routes();
+  void add_user(const httplib::Request& req, httplib::Response& res);
+  void remove_user(const httplib::Request& req, httplib::Response& res);
+  void rename_station(const httplib::Request& req, httplib::Response& res);
+  void list_services(const httplib::Request& req, httplib::Response& res);
+  void restart_service(const httplib::Request& req, httplib::Response& res);
+  void audit(const httplib::Request& req, httplib::Response& res);
   void page(const httplib::Request& req, httplib::Response& res, const char* file);
   void asset(const httplib::Request& req, httplib::Response& res);
   // Runs `operation` on the bus thread and waits for its Outcome (504/503 when it cannot).
   Outcome on_bus(std::function<void(OperatorActions&, OperatorActions::Respond)> operation);
+  Outcome on_manager_bus(std::function<void(ManagerActions&, ManagerActions::Respond)> operation);
 
   ServerOptions options_;
   BusBridge& bridge_;
   OperatorActions& actions_;
+  ManagerActions& manager_;
   LoginSessions& sessions_;
   LogonLimiter& limiter_;
   EventBroadcaster& events_;

@@ -77,12 +77,14 @@ int main(int argc, char** argv) {
     mp::dashboard::BoardFeeds feeds(client, board, publish);
     feeds.start();
     mp::dashboard::OperatorActions actions(client, board, options.bus_deadline);
+    mp::dashboard::ManagerActions manager(client, options.bus_deadline);
     mp::dashboard::BusBridge bridge(reactor);
     mp::dashboard::LoginSessions sessions(
         mp::dashboard::LoginSessions::Options{.idle_timeout = std::chrono::minutes(idle_minutes)});
     mp::dashboard::LogonLimiter limiter;
 
-    mp::dashboard::DashboardServer server(options, bridge, actions, sessions, limiter, broadcaster);
+    mp::dashboard::DashboardServer server(options, bridge, actions, manager, sessions, limiter,
+                                          broadcaster);
     if (!server.bind()) {
       spdlog::critical("cannot listen on {}: the address is taken or not this host's", listen);
       return 1;

@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -208,6 +209,50 @@ TEST_F(MpctlPolicy, UsbGroupsSchedulesAndAudit) {
   EXPECT_EQ(table.exit_code, 0);
   EXPECT_TRUE(contains(table.output, "OPERATOR")) << table.output;
   EXPECT_TRUE(contains(table.output, "schedule add")) << table.output;
+}
+
+TEST_F(MpctlPolicy, AuditFiltersByTimeAndOperator) {
+  ok({"block", "rdp:a", "--message", "first"});
+  json first = ok_json({"audit", "--json"});
+  ASSERT_EQ(first.size(), 1u);
+  ok({"unblock", "rdp:a"});
+  std::string me = getpwuid(getuid())->pw_name;
+  if (getuid() == 0 && getenv("SUDO_USER")) me = getenv("SUDO_USER");
+  // As root mpctl names $SUDO_USER as the operator: a second person's entry.
+  const bool two_people = getuid() == 0;
+  if (two_people) {
+    ChildProcess::Options as_ann;
+    as_ann.env["SUDO_USER"] = "ann";
+    RunResult blocked = mpctl({"block", "rdp:b", "--message", "from ann"}, std::move(as_ann));
+    ASSERT_EQ(blocked.exit_code, 0) << blocked.output;
+  }
+  json all = ok_json({"audit", "--json"});
+  ASSERT_EQ(all.size(), two_people ? 3u : 2u);
+
+  json mine = ok_json({"audit", "--json", "--operator", me});
+  ASSERT_EQ(mine.size(), 2u);
+  EXPECT_EQ(mine[0]["action"], "unblock");
+  EXPECT_EQ(mine[1]["action"], "block");
+  EXPECT_EQ(ok_json({"audit", "--json", "--operator", me, "--limit", "1"}).size(), 1u);
+  EXPECT_EQ(ok_json({"audit", "--json", "--operator", "nobody-here"}).size(), 0u);
+  if (two_people) {
+    json anns = ok_json({"audit", "--json", "--operator", "ann"});
+    ASSERT_EQ(anns.size(), 1u);
+    EXPECT_EQ(anns[0]["stations"], json({"rdp:b"}));
+    RunResult table = mpctl({"audit", "--operator", "ann"});
+    EXPECT_TRUE(contains(table.output, "from ann")) << table.output;
+    EXPECT_FALSE(contains(table.output, "first")) << table.output;
+  }
+
+  // Everything is from the last hour; nothing is from tomorrow on.
+  EXPECT_EQ(ok_json({"audit", "--json", "--since", "1h"}).size(), all.size());
+  std::time_t tomorrow = std::time(nullptr) + 86400;
+  char date[16];
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::localtime(&tomorrow));
+  EXPECT_EQ(ok_json({"audit", "--json", "--since", date}).size(), 0u) << date;
+  RunResult bad = mpctl({"audit", "--since", "yesterday"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "--since")) << bad.output;
 }
 
 TEST_F(MpctlPolicy, BadArgumentsExitTwo) {

@@ -2,6 +2,8 @@
 #include <capnp/message.h>
 #include <gtest/gtest.h>
 
+#include <ctime>
+
 #include "policy_input.h"
 #include "policy_tables.h"
 
@@ -81,6 +83,32 @@ TEST(MpctlPolicyInput, ScheduleRowsAndJson) {
   EXPECT_EQ(json[0]["days"], "mon-fri");
   EXPECT_EQ(json[0]["from"], "09:00");
   EXPECT_EQ(json[0]["action"]["web"]["domains"][1], "b.example");
+}
+
+TEST(PolicyInput, SinceReadsDurationsAndLocalDates) {
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  const std::int64_t now = 1'800'000'000 * kSecond;
+  EXPECT_EQ(parse_since("90s", now), now - 90 * kSecond);
+  EXPECT_EQ(parse_since("30m", now), now - 1800 * kSecond);
+  EXPECT_EQ(parse_since("2h", now), now - 7200 * kSecond);
+  EXPECT_EQ(parse_since("7d", now), now - 7 * 86400 * kSecond);
+
+  std::tm local{};
+  local.tm_year = 2026 - 1900;
+  local.tm_mon = 10;
+  local.tm_mday = 22;
+  local.tm_hour = 9;
+  local.tm_min = 30;
+  local.tm_isdst = -1;
+  const std::int64_t half_past_nine = static_cast<std::int64_t>(std::mktime(&local)) * kSecond;
+  EXPECT_EQ(parse_since("2026-11-22T09:30", now), half_past_nine);
+  EXPECT_EQ(parse_since("2026-11-22 09:30", now), half_past_nine);
+  EXPECT_EQ(parse_since("2026-11-22", now), half_past_nine - (9 * 60 + 30) * 60 * kSecond);
+
+  for (const char* bad : {"", "s", "5", "5w", "-5m", "yesterday", "2026-02-30", "2026-13-01",
+                          "2026-11-22T24:00", "2026-11-22X09:30", "26-11-22"}) {
+    EXPECT_FALSE(parse_since(bad, now)) << bad;
+  }
 }
 
 }  // namespace

@@ -87,7 +87,14 @@ class Mpctl {
   int schedule_remove(std::uint64_t id);
   int group_edit(const std::string& name, const std::vector<std::string>& stations, bool remove);
   int group_list(bool json);
-  int audit(bool json, std::uint32_t limit);
+  // Newest first. mp-policy filters by time; the operator filter is applied here, over the
+  // newest 1000 entries since `since_ns` (the most one query returns).
+  struct AuditFilter {
+    std::uint32_t limit = 0;  // 0: 100
+    std::int64_t since_ns = 0;
+    std::string operator_name;  // empty: anyone
+  };
+  int audit(bool json, const AuditFilter& filter);
 
  private:
   using ScopeFill = std::function<void(mp::schema::Scope::Builder)>;

@@ -6,6 +6,9 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <vector>
+
+#include <capnp/message.h>
 
 #include "mpctl.h"
 #include "policy_tables.h"
@@ -299,15 +302,34 @@ int Mpctl::group_list(bool json) {
   return exit_code::ok;
 }
 
-int Mpctl::audit(bool json, std::uint32_t limit) {
+int Mpctl::audit(bool json, const AuditFilter& filter) {
+  constexpr std::uint32_t kDefaultLimit = 100, kMostPerQuery = 1000;
   if (auto failed = check_reachable()) return *failed;
-  auto reply = ask(kPolicy, [&](Envelope::Builder e) { e.initAuditQuery().setLimit(limit); });
+  const std::uint32_t limit = filter.limit == 0 ? kDefaultLimit : filter.limit;
+  const bool by_operator = !filter.operator_name.empty();
+  auto reply = ask(kPolicy, [&](Envelope::Builder e) {
+    auto query = e.initAuditQuery();
+    query.setLimit(by_operator ? kMostPerQuery : limit);
+    query.setSinceNs(filter.since_ns);
+  });
   if (!reply.ok() || !reply.envelope().isAuditLog()) return report_failure(kPolicy, reply);
   auto log = reply.envelope().getAuditLog();
+  // The kept entries, copied into a log of their own so both printers take the same type.
+  std::vector<mp::schema::AuditEntry::Reader> kept;
+  for (auto entry : log.getEntries()) {
+    if (kept.size() == limit) break;
+    if (by_operator && entry.getOperator() != filter.operator_name.c_str()) continue;
+    kept.push_back(entry);
+  }
+  capnp::MallocMessageBuilder filtered;
+  auto entries =
+      filtered.initRoot<mp::schema::AuditLog>().initEntries(static_cast<unsigned>(kept.size()));
+  for (unsigned i = 0; i < kept.size(); ++i) entries.setWithCaveats(i, kept[i]);
+  auto shown = filtered.getRoot<mp::schema::AuditLog>().asReader();
   if (json) {
-    print_json(audit_json(log));
+    print_json(audit_json(shown));
   } else {
-    std::fputs(audit_table(log).c_str(), stdout);
+    std::fputs(audit_table(shown).c_str(), stdout);
   }
   return exit_code::ok;
 }

@@ -1,5 +1,6 @@
 #include "policy_cli.h"
 
+#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -18,6 +19,12 @@ using mp::schema::WebMode;
 constexpr std::size_t kMaxDomains = 10000;
 constexpr std::size_t kMaxDomainBytes = 700 * 1024;
 constexpr std::size_t kMaxFileBytes = 64 * 1024 * 1024;
+
+std::int64_t now_realtime_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 int usage_error(const std::string& message) {
   std::cerr << "mpctl: " << message << "\n";
@@ -158,10 +165,13 @@ PolicyCli::PolicyCli(CLI::App& app) {
   group_list_ = group->add_subcommand("list", "the groups and their stations");
   group_list_->add_flag("--json", json_, "a JSON array instead of a table");
 
-  audit_ = app.add_subcommand("audit", "who changed policy, when, for which stations");
+  audit_ = app.add_subcommand("audit", "who did what, when, to which stations (mp-policy's log)");
   audit_->add_flag("--json", json_, "a JSON array instead of a table");
   audit_->add_option("--limit", audit_limit_, "newest N entries (default 100, at most 1000)")
       ->check(CLI::Range(1, 1000));
+  audit_->add_option("--since", audit_since_,
+                     "only entries from then on: 30m, 2h, 7d, 2026-11-22 or 2026-11-22T09:30");
+  audit_->add_option("--operator", audit_operator_, "only this operator's actions");
 }
 
 std::optional<int> PolicyCli::run(Mpctl& mpctl) {
@@ -257,7 +267,18 @@ std::optional<int> PolicyCli::run(Mpctl& mpctl) {
   if (group_add_->parsed()) return mpctl.group_edit(group_name_, group_stations_, false);
   if (group_remove_->parsed()) return mpctl.group_edit(group_name_, group_stations_, true);
   if (group_list_->parsed()) return mpctl.group_list(json_);
-  if (audit_->parsed()) return mpctl.audit(json_, audit_limit_);
+  if (audit_->parsed()) {
+    Mpctl::AuditFilter filter{.limit = audit_limit_, .operator_name = audit_operator_};
+    if (!audit_since_.empty()) {
+      auto since = parse_since(audit_since_, now_realtime_ns());
+      if (!since) {
+        return usage_error("--since: '" + audit_since_ +
+                           "' is not a time; use 30m, 2h, 7d, 2026-11-22 or 2026-11-22T09:30");
+      }
+      filter.since_ns = *since;
+    }
+    return mpctl.audit(json_, filter);
+  }
   return std::nullopt;
 }
 

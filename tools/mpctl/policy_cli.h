@@ -72,6 +72,8 @@ class PolicyCli {
 
   CLI::App* audit_ = nullptr;
   std::uint32_t audit_limit_ = 0;
+  std::string audit_since_;
+  std::string audit_operator_;
 
   bool json_ = false;
 };

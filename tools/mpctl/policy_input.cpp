@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <ctime>
 #include <set>
 
 namespace mp::mpctl {
@@ -179,6 +180,56 @@ std::string clock_name(std::uint16_t minute) {
   char out[8];
   std::snprintf(out, sizeof out, "%02u:%02u", minute / 60u, minute % 60u);
   return out;
+}
+
+std::optional<std::int64_t> parse_since(std::string_view text, std::int64_t now_ns) {
+  constexpr std::int64_t kSecond = 1'000'000'000;
+  auto digits = [](std::string_view part, std::int64_t* out) {
+    if (part.empty() || part.size() > 9) return false;
+    std::int64_t value = 0;
+    for (char c : part) {
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+      value = value * 10 + (c - '0');
+    }
+    *out = value;
+    return true;
+  };
+  if (text.size() >= 2 && std::string_view("smhd").find(text.back()) != std::string_view::npos) {
+    std::int64_t count = 0;
+    if (!digits(text.substr(0, text.size() - 1), &count)) return std::nullopt;
+    std::int64_t unit = text.back() == 's'   ? 1
+                        : text.back() == 'm' ? 60
+                        : text.back() == 'h' ? 3600
+                                             : 86400;
+    return std::max<std::int64_t>(0, now_ns - count * unit * kSecond);
+  }
+  // YYYY-MM-DD, optionally followed by 'T' or ' ' and HH:MM.
+  if (text.size() != 10 && text.size() != 16) return std::nullopt;
+  std::int64_t year = 0, month = 0, day = 0, hour = 0, minute = 0;
+  if (text[4] != '-' || text[7] != '-' || !digits(text.substr(0, 4), &year) ||
+      !digits(text.substr(5, 2), &month) || !digits(text.substr(8, 2), &day)) {
+    return std::nullopt;
+  }
+  if (text.size() == 16) {
+    if ((text[10] != 'T' && text[10] != ' ') || text[13] != ':' ||
+        !digits(text.substr(11, 2), &hour) || !digits(text.substr(14, 2), &minute)) {
+      return std::nullopt;
+    }
+  }
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59) {
+    return std::nullopt;
+  }
+  std::tm local{};
+  local.tm_year = static_cast<int>(year - 1900);
+  local.tm_mon = static_cast<int>(month - 1);
+  local.tm_mday = static_cast<int>(day);
+  local.tm_hour = static_cast<int>(hour);
+  local.tm_min = static_cast<int>(minute);
+  local.tm_isdst = -1;  // let the zone say whether summer time applies
+  std::time_t seconds = std::mktime(&local);
+  // mktime normalises "02-31" to March: refuse dates that do not exist.
+  if (seconds == -1 || local.tm_mday != day || local.tm_mon != month - 1) return std::nullopt;
+  return static_cast<std::int64_t>(seconds) * kSecond;
 }
 
 }  // namespace mp::mpctl

@@ -31,4 +31,9 @@ std::string days_name(std::uint8_t days);  // 0b0011111 -> "mon-fri", 0b0010101 
 std::optional<std::uint16_t> parse_clock(std::string_view text, bool end_of_day_ok);
 std::string clock_name(std::uint16_t minute);  // 540 -> "09:00"
 
+// For `audit --since`: "30m", "2h", "7d", "90s" (that long before `now_ns`), "2026-11-22" (local
+// midnight) or "2026-11-22T09:30" / "2026-11-22 09:30" (local time) -> CLOCK_REALTIME ns.
+// nullopt for anything else.
+std::optional<std::int64_t> parse_since(std::string_view text, std::int64_t now_ns);
+
 }  // namespace mp::mpctl

@@ -300,6 +300,8 @@ $("logout").addEventListener("click", async () => {
     const me = await api("GET", "/api/me");
     csrfToken = me.csrf_token;
     $("who").textContent = me.user;
+    // The Manager is for admins; the server refuses others anyway.
+    $("manager-link").hidden = me.role !== "admin";
   } catch (_) {
     return; // api() went to the login page
   }

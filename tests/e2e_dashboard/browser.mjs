@@ -1,0 +1,176 @@
+// Drives Debian's Chromium through the dashboard page for e2e_dashboard_test (C++), which owns
+// the system and checks the RDP clients' screens. One browser for the whole run; the test sends
+// steps as JSON to POST /step on a loopback port this script picks and writes to
+// $MP_E2E_PORT_FILE. Each step answers {"ok": true, ...} or {"ok": false, "error"}.
+//
+//   MP_E2E_URL        the dashboard, e.g. http://127.0.0.1:41234
+//   MP_E2E_OUT        where screenshots go (tests/e2e/out)
+//   MP_E2E_PORT_FILE  this script's control port is written here once it listens
+import { createServer } from "node:http";
+import { writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const base = process.env.MP_E2E_URL;
+const out = process.env.MP_E2E_OUT;
+const portFile = process.env.MP_E2E_PORT_FILE;
+if (!base || !out || !portFile) {
+  console.error("browser.mjs: MP_E2E_URL, MP_E2E_OUT and MP_E2E_PORT_FILE are required");
+  process.exit(2);
+}
+mkdirSync(out, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+let context = null;
+let page = null;
+
+const card = (key) => `.card[data-key="${key}"]`;
+
+// Every step the test may ask for. Waits are bounded by `timeout_ms` (default 10 s).
+const steps = {
+  // A fresh browser profile: no cookies, nothing cached.
+  async new_page() {
+    if (context) await context.close();
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
+    page.setDefaultTimeout(10000);
+    return {};
+  },
+
+  async goto({ path }) {
+    const response = await page.goto(base + path);
+    return { url: page.url(), status: response ? response.status() : 0 };
+  },
+
+  // fetch() from the page, with the page's cookies. `csrf` adds the token of GET /api/me.
+  async fetch({ method, path, body, csrf }) {
+    return page.evaluate(async ({ method, path, body, csrf }) => {
+      const headers = { "Content-Type": "application/json" };
+      if (csrf) {
+        const me = await fetch("/api/me", { credentials: "same-origin" });
+        headers["X-CSRF-Token"] = (await me.json()).csrf_token;
+      }
+      const options = { method, headers, credentials: "same-origin" };
+      if (body !== undefined) options.body = JSON.stringify(body);
+      const response = await fetch(path, options);
+      return { status: response.status, text: await response.text() };
+    }, { method, path, body, csrf: Boolean(csrf) });
+  },
+
+  // Logs in through the login form; answers where the page went and the error it shows.
+  async login({ user, password }) {
+    await page.goto(base + "/login");
+    await page.fill("#user", user);
+    await page.fill("#password", password);
+    await page.click("#login-button");
+    await page.waitForFunction(() => location.pathname !== "/login" ||
+      !document.getElementById("login-error").hidden);
+    const path = new URL(page.url()).pathname;
+    if (path !== "/login") await page.waitForSelector("#who:not(:empty)");
+    const error = path === "/login" ? await page.textContent("#login-error") : "";
+    return { path, error };
+  },
+
+  // Until every station's card shows the user and state asked for.
+  async wait_stations({ stations, timeout_ms }) {
+    await page.waitForFunction((wanted) => wanted.every((s) => {
+      const card = document.querySelector(`.card[data-key="${s.key}"]`);
+      return card && card.dataset.state === s.state &&
+        card.querySelector(".user").textContent === s.user;
+    }), stations, { timeout: timeout_ms || 10000 });
+    return {
+      cards: await page.$$eval(".card", (cards) => cards.map((c) => ({
+        key: c.dataset.key, state: c.dataset.state,
+        name: c.querySelector(".name").textContent,
+        user: c.querySelector(".user").textContent,
+        badge: c.querySelector(".badge").textContent,
+        label: c.querySelector(".screen-label").textContent,
+      }))),
+    };
+  },
+
+  // Clicks each card once, as a teacher selects stations.
+  async select({ keys }) {
+    for (const key of keys) {
+      await page.click(card(key));
+      await page.waitForSelector(card(key) + '[aria-checked="true"]');
+    }
+    return { count: await page.textContent("#selection-count") };
+  },
+
+  // Keyboard shortcut B, the message typed into the dialog, its Block button.
+  async block({ message }) {
+    await page.focus("body");
+    await page.keyboard.press("b");
+    await page.waitForSelector("#block-dialog[open]");
+    await page.fill("#block-message", message);
+    await page.click('#block-dialog button[value="ok"]');
+    return { toast: await toast() };
+  },
+
+  async unblock() {
+    await page.click("#unblock");
+    return { toast: await toast() };
+  },
+
+  async message({ text }) {
+    await page.click("#message");
+    await page.waitForSelector("#message-dialog[open]");
+    await page.fill("#message-text", text);
+    await page.click('#message-dialog button[value="ok"]');
+    return { toast: await toast() };
+  },
+
+  // Until the replies panel lists an answer containing `text`.
+  async wait_reply({ text, timeout_ms }) {
+    const item = page.locator("#reply-list li", { hasText: text });
+    await item.first().waitFor({ timeout: timeout_ms || 10000 });
+    return { reply: await item.first().textContent() };
+  },
+
+  async screenshot({ name }) {
+    const path = join(out, "dashboard-" + name + ".png");
+    await page.screenshot({ path, fullPage: true });
+    return { path };
+  },
+};
+
+// The toast the page shows after a command (its text names what happened or what failed).
+async function toast() {
+  await page.waitForSelector("#toast:not([hidden])");
+  return page.textContent("#toast");
+}
+
+const server = createServer((request, response) => {
+  let body = "";
+  request.on("data", (chunk) => { body += chunk; });
+  request.on("end", async () => {
+    let answer;
+    try {
+      const { step, args } = JSON.parse(body);
+      if (step === "quit") {
+        answer = { ok: true };
+        setImmediate(async () => {
+          await browser.close();
+          server.close();
+        });
+      } else if (!steps[step]) {
+        answer = { ok: false, error: "no step " + step };
+      } else {
+        answer = { ok: true, ...(await steps[step](args || {})) };
+      }
+    } catch (error) {
+      answer = { ok: false, error: String(error && error.message || error) };
+    }
+    response.writeHead(200, { "Content-Type": "application/json" });
+    response.end(JSON.stringify(answer));
+  });
+});
+server.listen(0, "127.0.0.1", () => {
+  writeFileSync(portFile, String(server.address().port));
+});

@@ -1,0 +1,275 @@
+// Issue 5 end to end, in a real browser: Debian's Chromium (driven by playwright-core through
+// browser.mjs) uses the dashboard page of the real system, whose stations are real xfreerdp
+// clients logged on as students. What the page does is checked on the stations' screens (lock
+// colour, the agent's message window) and answers typed into a station come back to the page.
+// The page and the clients' screens are saved under tests/e2e/out/ for a person to look at.
+//
+// One classroom for the whole run (logging three clients on takes a while on two cores); each
+// test opens a fresh browser profile and logs in itself. Exits 77 (ctest: skipped) with the
+// reason when node, chromium, playwright-core, xfreerdp or Xvfb are missing.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "browser_driver.h"
+#include "classroom_system.h"
+#include "palette.h"
+#include "screen_checks.h"
+
+namespace mp::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+namespace agent_colours = mp::agent::colours;
+namespace dialog = mp::agent::dialog_layout;
+
+constexpr int kStations = 3;
+// NSCodec is exact up to rounding.
+constexpr int kTolerance = 4;
+constexpr Colour kLockColour{agent_colours::kLockBackground.r, agent_colours::kLockBackground.g,
+                             agent_colours::kLockBackground.b};
+constexpr Colour kAccent{agent_colours::kAccent.r, agent_colours::kAccent.g,
+                         agent_colours::kAccent.b};
+
+std::filesystem::path out_dir() {
+  auto dir = source_dir() / "tests" / "e2e" / "out";
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+bool near(Screenshot::Pixel p, Colour c) {
+  return std::abs(p.r - c.r) <= kTolerance && std::abs(p.g - c.g) <= kTolerance &&
+         std::abs(p.b - c.b) <= kTolerance;
+}
+
+// The agent's message window on a screen: its header is a band of the accent colour as wide
+// as the window, its Send button (accent too) sits a fixed distance from the bottom right
+// corner. Returns the window's {x, y, width, height} on the screen.
+std::optional<dialog::Rect> find_message_window(const Screenshot& shot) {
+  for (int y = 0; y < shot.height; ++y) {
+    int run = 0;
+    for (int x = 0; x < shot.width; ++x) {
+      run = near(shot.at(x, y), kAccent) ? run + 1 : 0;
+      if (run < dialog::kWidth - 4) continue;
+      int left = x - run + 1;
+      // The Send button's centre column, below the header: its lowest accent pixel.
+      int column = left + dialog::button(0, dialog::kWidth, 400).center_x();
+      if (column >= shot.width) return std::nullopt;
+      int bottom = -1;
+      for (int by = y + dialog::kHeaderHeight + 4; by < shot.height; ++by) {
+        if (near(shot.at(column, by), kAccent)) bottom = by;
+      }
+      if (bottom < 0) return std::nullopt;
+      return dialog::Rect{left, y, dialog::kWidth, bottom + 1 + dialog::kPadding - y};
+    }
+  }
+  return std::nullopt;
+}
+
+class E2eDashboard : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    classroom = new ClassroomSystem(kStations);
+    if (!classroom->wait_ready(30s)) {
+      setup_error = "the system did not come up";
+      return;
+    }
+    browser = new BrowserDriver(classroom->url(), out_dir());
+    if (!browser->wait_ready(30s)) {
+      setup_error = "the browser did not start:\n" + browser->log();
+      return;
+    }
+    if (!classroom->connect_stations(60s)) {
+      setup_error = "the stations did not log on: " + classroom->sessions().dump();
+    }
+  }
+  static void TearDownTestSuite() {
+    delete browser;
+    browser = nullptr;
+    delete classroom;
+    classroom = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(setup_error.empty()) << setup_error << "\n" << tail(classroom->log());
+    ASSERT_TRUE(ok(step("new_page")));
+  }
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << "--- system log (tail) ---\n" << tail(classroom->log());
+      if (browser) std::cerr << "--- browser ---\n" << tail(browser->log());
+    }
+  }
+
+  static std::string tail(const std::string& text) {
+    return text.size() > 6000 ? text.substr(text.size() - 6000) : text;
+  }
+
+  json step(const std::string& name, const json& args = json::object()) {
+    json answer = browser->step(name, args);
+    if (!answer.value("ok", false)) std::cerr << "step " << name << ": " << answer.dump() << "\n";
+    return answer;
+  }
+  static bool ok(const json& answer) { return answer.value("ok", false); }
+
+  void log_in() {
+    json login = step(
+        "login", {{"user", classroom->teacher()}, {"password", classroom->teacher_password()}});
+    ASSERT_TRUE(ok(login));
+    ASSERT_EQ(login.value("path", ""), "/") << login.dump();
+  }
+
+  // Every station's card as `state` (in_use unless named in `overrides`), with its user.
+  json expect_cards(const std::map<std::string, std::string>& overrides = {},
+                    std::chrono::milliseconds timeout = 10s) {
+    json wanted = json::array();
+    for (std::size_t i = 0; i < classroom->station_count(); ++i) {
+      auto& station = classroom->station(i);
+      auto state = overrides.count(station.key) ? overrides.at(station.key) : "in_use";
+      wanted.push_back({{"key", station.key}, {"user", station.user}, {"state", state}});
+    }
+    return step("wait_stations", {{"stations", wanted}, {"timeout_ms", timeout.count()}});
+  }
+
+  double lock_share(std::size_t station, const std::string& png = {}) {
+    std::pair<int, int> origin;
+    Screenshot shot = classroom->screenshot(station, &origin);
+    if (!png.empty()) shot.save_png(out_dir() / ("rdp-" + png + ".png"));
+    return colour_share(shot, origin, kStationWidth, kStationHeight, kLockColour, kTolerance);
+  }
+  bool locked(std::size_t station) { return lock_share(station) > 0.6; }
+
+  static ClassroomSystem* classroom;
+  static BrowserDriver* browser;
+  static std::string setup_error;
+};
+
+ClassroomSystem* E2eDashboard::classroom = nullptr;
+BrowserDriver* E2eDashboard::browser = nullptr;
+std::string E2eDashboard::setup_error;
+
+TEST_F(E2eDashboard, LoginIsRequiredWrongPasswordRefusedAndCommandsNeedTheCsrfToken) {
+  // Not logged in: the page sends the browser to the login page, the API answers 401.
+  json page = step("goto", {{"path", "/"}});
+  ASSERT_TRUE(ok(page));
+  EXPECT_EQ(page.value("url", ""), classroom->url() + "/login") << page.dump();
+  json stations = step("fetch", {{"method", "GET"}, {"path", "/api/stations"}});
+  EXPECT_EQ(stations.value("status", 0), 401) << stations.dump();
+
+  json refused = step("login", {{"user", classroom->teacher()}, {"password", "not the password"}});
+  ASSERT_TRUE(ok(refused));
+  EXPECT_EQ(refused.value("path", ""), "/login");
+  EXPECT_NE(refused.value("error", "").find("rong user name or password"), std::string::npos)
+      << refused.dump();
+  step("screenshot", {{"name", "login-refused"}});
+  EXPECT_EQ(step("fetch", {{"method", "GET"}, {"path", "/api/stations"}}).value("status", 0), 401);
+
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  json block = {{"stations", {classroom->station(0).key}}, {"message", "no token"}};
+  json forged = step("fetch", {{"method", "POST"}, {"path", "/api/block"}, {"body", block}});
+  EXPECT_EQ(forged.value("status", 0), 403) << forged.dump();
+  json listed = step("fetch", {{"method", "GET"}, {"path", "/api/stations"}});
+  EXPECT_EQ(listed.value("status", 0), 200) << listed.dump();
+  step("screenshot", {{"name", "logged-in"}});
+  // The refused call changed nothing.
+  EXPECT_FALSE(locked(0));
+  EXPECT_TRUE(ok(expect_cards()));
+}
+
+TEST_F(E2eDashboard, DemoStationsAppearWithTheirUsersInUse) {
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  json cards = expect_cards({}, 15s);
+  step("screenshot", {{"name", "stations"}});
+  ASSERT_TRUE(ok(cards)) << classroom->sessions().dump();
+  ASSERT_EQ(cards["cards"].size(), static_cast<std::size_t>(kStations)) << cards.dump();
+  for (const auto& card : cards["cards"]) EXPECT_EQ(card.value("badge", ""), "In use");
+}
+
+TEST_F(E2eDashboard, BlockTwoStationsFromThePageLocksTheirScreensAndUnblockClearsBoth) {
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  ASSERT_TRUE(ok(expect_cards()));
+  const auto& first = classroom->station(0).key;
+  const auto& second = classroom->station(1).key;
+  ASSERT_TRUE(ok(step("select", {{"keys", {first, second}}})));
+  json blocked = step("block", {{"message", "Eyes on the teacher"}});
+  ASSERT_TRUE(ok(blocked));
+  EXPECT_NE(blocked.value("toast", "").find("Blocked 2 stations"), std::string::npos)
+      << blocked.dump();
+
+  json cards = expect_cards({{first, "blocked"}, {second, "blocked"}});
+  EXPECT_TRUE(ok(cards));
+  step("screenshot", {{"name", "blocked"}});
+  EXPECT_TRUE(eventually([&] { return locked(0) && locked(1); }, 5s))
+      << "lock share on the first station's client: " << lock_share(0);
+  lock_share(0, "dashboard-blocked");
+  EXPECT_FALSE(locked(2)) << "the third station was not selected";
+
+  json unblocked = step("unblock");
+  ASSERT_TRUE(ok(unblocked));
+  EXPECT_TRUE(ok(expect_cards()));
+  step("screenshot", {{"name", "unblocked"}});
+  EXPECT_TRUE(eventually([&] { return !locked(0) && !locked(1); }, 5s));
+  lock_share(0, "dashboard-unblocked");
+}
+
+TEST_F(E2eDashboard, MessageFromThePageShowsInTheSessionAndTheAnswerComesBack) {
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  ASSERT_TRUE(ok(expect_cards()));
+  ASSERT_TRUE(ok(step("select", {{"keys", {classroom->station(2).key}}})));
+  json sent = step("message", {{"text", "Please open page 42"}});
+  ASSERT_TRUE(ok(sent));
+  EXPECT_NE(sent.value("toast", "").find("Sent the message"), std::string::npos) << sent.dump();
+
+  // The agent's window in the station's session, as its RDP client shows it.
+  std::optional<dialog::Rect> window;
+  Screenshot shot;
+  EXPECT_TRUE(eventually(
+      [&] {
+        std::pair<int, int> origin;
+        shot = classroom->screenshot(2, &origin);
+        return (window = find_message_window(shot)).has_value();
+      },
+      5s));
+  shot.save_png(out_dir() / "rdp-dashboard-message.png");
+  ASSERT_TRUE(window) << "no message window on the station's screen";
+
+  // The student clicks the answer field, types and presses Enter — through the RDP client.
+  auto field = dialog::answer_field(window->width, window->height);
+  classroom->xdotool(2, {"mousemove", std::to_string(window->x + field.center_x()),
+                         std::to_string(window->y + field.center_y())});
+  classroom->xdotool(2, {"click", "1"});
+  std::this_thread::sleep_for(300ms);
+  classroom->xdotool(2, {"type", "--delay", "40", "Page 42 is open"});
+  std::this_thread::sleep_for(300ms);
+  std::pair<int, int> origin;
+  classroom->screenshot(2, &origin).save_png(out_dir() / "rdp-dashboard-answer.png");
+  classroom->xdotool(2, {"key", "Return"});
+
+  json reply = step("wait_reply", {{"text", "Page 42 is open"}, {"timeout_ms", 10000}});
+  step("screenshot", {{"name", "reply"}});
+  ASSERT_TRUE(ok(reply));
+  EXPECT_NE(reply.value("reply", "").find(classroom->station(2).user), std::string::npos)
+      << reply.dump();
+  EXPECT_TRUE(eventually(
+      [&] { return !find_message_window(classroom->screenshot(2, &origin)).has_value(); }, 5s))
+      << "Enter sends the answer and closes the window";
+}
+
+}  // namespace
+}  // namespace mp::test
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  std::string missing = mp::test::missing_classroom_prerequisites();
+  if (missing.empty()) missing = mp::test::missing_browser_prerequisites();
+  if (!missing.empty()) {
+    std::cout << "SKIPPED: " << missing << "\n";
+    return 77;
+  }
+  return RUN_ALL_TESTS();
+}
