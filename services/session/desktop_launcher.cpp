@@ -2,14 +2,10 @@
 
 #include <X11/Xauth.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -19,9 +15,20 @@
 namespace mp::session {
 
 namespace fs = std::filesystem;
-using namespace std::chrono;
 
 namespace {
+
+std::string tail_of(const fs::path& file, std::size_t max_bytes = 600) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string all = text.str();
+  if (all.size() > max_bytes) all = all.substr(all.size() - max_bytes);
+  while (!all.empty() && (all.back() == '\n' || all.back() == ' ')) all.pop_back();
+  return all;
+}
+
+}  // namespace
 
 std::string random_cookie() {
   std::string cookie(16, '\0');
@@ -35,48 +42,11 @@ std::string random_cookie() {
   return cookie;
 }
 
-std::string tail_of(const fs::path& file, std::size_t max_bytes = 600) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string all = text.str();
-  if (all.size() > max_bytes) all = all.substr(all.size() - max_bytes);
-  while (!all.empty() && (all.back() == '\n' || all.back() == ' ')) all.pop_back();
-  return all;
-}
-
-// Display numbers looked at for a free one (checking is cheap; starting Xvfb is not).
-constexpr int kDisplaysScanned = 1000;
-
-// Another X server holds the display (its lock file or socket exists).
-bool display_taken_by_another_server(int number) {
+bool display_held_by_another_server(int number) {
   std::error_code ec;
   return fs::exists("/tmp/.X" + std::to_string(number) + "-lock", ec) ||
          fs::exists("/tmp/.X11-unix/X" + std::to_string(number), ec);
 }
-
-// Waits for Xvfb to write its display number to the -displayfd pipe: it does so once it
-// accepts connections. False if it exited first or the time ran out.
-bool wait_for_display(int read_fd, milliseconds timeout) {
-  auto deadline = steady_clock::now() + timeout;
-  std::string got;
-  while (true) {
-    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
-    if (left.count() <= 0) return false;
-    pollfd item{read_fd, POLLIN, 0};
-    int ready = poll(&item, 1, static_cast<int>(left.count()));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) return false;
-    char buffer[32];
-    ssize_t n = read(read_fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;  // closed: Xvfb exited
-    got.append(buffer, static_cast<std::size_t>(n));
-    if (got.find('\n') != std::string::npos) return true;
-  }
-}
-
-}  // namespace
 
 std::vector<std::string> default_session_command() {
   for (const char* program :
@@ -173,71 +143,52 @@ std::string DesktopLauncher::prepare(std::uint64_t session_id, const UnixAccount
   return "";
 }
 
-std::variant<StartedDisplay, std::string> DesktopLauncher::start_display(
+std::variant<SpawnedDisplay, std::string> DesktopLauncher::spawn_display(
     const SessionFiles& files, const UnixAccount& account, std::uint16_t width,
-    std::uint16_t height, const std::set<std::string>& taken) const {
-  std::string cookie = random_cookie();
-  fs::path log = files.dir / "xvfb.log";
-  std::string last_error = "no free display from :" + std::to_string(config_.first_display) +
-                           " to :" + std::to_string(config_.first_display + kDisplaysScanned - 1);
-  int attempts = 0;
-  for (int number = config_.first_display;
-       number < config_.first_display + kDisplaysScanned && attempts < config_.display_attempts;
-       ++number) {
-    std::string display = ":" + std::to_string(number);
-    if (taken.contains(display) || display_taken_by_another_server(number)) continue;
-    ++attempts;
-    if (auto e = write_xauthority(files.xauthority, number, cookie); !e.empty()) return e;
-    if (manage_accounts_ && chown(files.xauthority.c_str(), account.uid, account.gid) != 0) {
-      return "cannot hand " + files.xauthority.string() + " to " + account.name;
-    }
-    int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
-    int ready[2];
-    if (pipe2(ready, O_CLOEXEC) != 0) {
-      if (log_fd >= 0) close(log_fd);
-      return std::string("pipe: ") + std::strerror(errno);
-    }
-    SpawnRequest request = as_user(files, account);
-    request.argv = {config_.xvfb.string(),
-                    display,
-                    "-auth",
-                    files.xauthority.string(),
-                    "-screen",
-                    "0",
-                    std::to_string(width) + "x" + std::to_string(height) + "x24",
-                    "-nolisten",
-                    "tcp",
-                    "-noreset",
-                    "-displayfd",
-                    "3"};
-    request.env = {"PATH=/usr/bin:/bin", "HOME=" + account.home};
-    request.output_fd = log_fd;
-    request.pass_fd = ready[1];
-    SpawnResult xvfb = spawn(request);
-    close(ready[1]);
-    if (log_fd >= 0) close(log_fd);
-    if (xvfb.pid < 0) {
-      close(ready[0]);
-      return xvfb.error;
-    }
-    bool up = wait_for_display(ready[0], config_.display_timeout);
-    close(ready[0]);
-    if (up) {
-      spdlog::info("display {} up (Xvfb pid {}, {}x{})", display, xvfb.pid, width, height);
-      return StartedDisplay{.display = display, .pid = xvfb.pid, .pidfd = xvfb.pidfd};
-    }
-    kill(xvfb.pid, SIGKILL);
-    waitpid(xvfb.pid, nullptr, 0);
-    if (xvfb.pidfd >= 0) close(xvfb.pidfd);
-    std::string output = tail_of(log);
-    last_error = "Xvfb on " + display + " did not come up: " + output;
-    if (output.find("already active") != std::string::npos ||
-        output.find("server already running") != std::string::npos) {
-      continue;  // someone else's server: try the next number
-    }
-    return last_error;
+    std::uint16_t height, int number, const std::string& cookie) const {
+  std::string display = ":" + std::to_string(number);
+  if (auto e = write_xauthority(files.xauthority, number, cookie); !e.empty()) return e;
+  if (manage_accounts_ && chown(files.xauthority.c_str(), account.uid, account.gid) != 0) {
+    return "cannot hand " + files.xauthority.string() + " to " + account.name;
   }
-  return last_error;
+  fs::path log = files.dir / "xvfb.log";
+  int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    if (log_fd >= 0) close(log_fd);
+    return std::string("pipe: ") + std::strerror(errno);
+  }
+  // Our end only: the reactor reads it when it is readable and must never block on it.
+  fcntl(ready[0], F_SETFL, O_NONBLOCK);
+  SpawnRequest request = as_user(files, account);
+  request.argv = {config_.xvfb.string(),
+                  display,
+                  "-auth",
+                  files.xauthority.string(),
+                  "-screen",
+                  "0",
+                  std::to_string(width) + "x" + std::to_string(height) + "x24",
+                  "-nolisten",
+                  "tcp",
+                  "-noreset",
+                  "-displayfd",
+                  "3"};
+  request.env = {"PATH=/usr/bin:/bin", "HOME=" + account.home};
+  request.output_fd = log_fd;
+  request.pass_fd = ready[1];
+  SpawnResult xvfb = spawn(request);
+  close(ready[1]);
+  if (log_fd >= 0) close(log_fd);
+  if (xvfb.pid < 0) {
+    close(ready[0]);
+    return xvfb.error;
+  }
+  return SpawnedDisplay{.display = {.display = display, .pid = xvfb.pid, .pidfd = xvfb.pidfd},
+                        .ready_fd = ready[0]};
+}
+
+std::string DesktopLauncher::display_log(const SessionFiles& files) const {
+  return tail_of(files.dir / "xvfb.log");
 }
 
 std::vector<std::string> DesktopLauncher::environment(const SessionFiles& files,

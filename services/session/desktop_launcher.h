@@ -52,6 +52,12 @@ struct StartedDisplay {
   int pidfd = -1;  // owned by the caller
 };
 
+// An Xvfb just started, not yet known to accept connections.
+struct SpawnedDisplay {
+  StartedDisplay display;
+  int ready_fd = -1;  // the read end of its -displayfd pipe, owned by the caller
+};
+
 class DesktopLauncher {
  public:
   // `manage_accounts`: root, sessions as their own users. Otherwise everything runs as the
@@ -63,13 +69,16 @@ class DesktopLauncher {
 
   // Makes the session directory (owned by the account) and its runtime directory.
   std::string prepare(std::uint64_t session_id, const UnixAccount& account) const;
-  // Starts Xvfb on the lowest display from first_display that is not in `taken` and has no X
-  // server, with a fresh random cookie in files.xauthority, then waits until it accepts
-  // connections (Xvfb's -displayfd). Error text on failure.
-  std::variant<StartedDisplay, std::string> start_display(const SessionFiles& files,
+  // Starts Xvfb on display `number` with `cookie` in files.xauthority; it is ready once it writes
+  // its display number to `ready_fd` (-displayfd). DisplayStarter waits for that through the
+  // reactor and tries the next number if another server got there first.
+  std::variant<SpawnedDisplay, std::string> spawn_display(const SessionFiles& files,
                                                           const UnixAccount& account,
                                                           std::uint16_t width, std::uint16_t height,
-                                                          const std::set<std::string>& taken) const;
+                                                          int number,
+                                                          const std::string& cookie) const;
+  // The end of Xvfb's log for the session, to say why it did not come up.
+  std::string display_log(const SessionFiles& files) const;
   SpawnResult start_session_command(const SessionFiles& files, const UnixAccount& account,
                                     const std::string& display) const;
   SpawnResult start_agent(const SessionFiles& files, const UnixAccount& account,
@@ -85,6 +94,11 @@ class DesktopLauncher {
   DesktopConfig config_;
   bool manage_accounts_;
 };
+
+// 16 random bytes: a display's MIT-MAGIC-COOKIE-1.
+std::string random_cookie();
+// Another X server holds display `number` (its lock file or socket exists).
+bool display_held_by_another_server(int number);
 
 // Writes an Xauthority file holding one MIT-MAGIC-COOKIE-1 for `display_number` (any host),
 // mode 0600. Error text on failure.

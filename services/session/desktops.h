@@ -8,6 +8,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <variant>
 
 #include "session_store.h"
 
@@ -36,11 +37,18 @@ class Desktops {
   virtual std::string add_user(const std::string& name) = 0;
   virtual std::string remove_user(const std::string& name) = 0;
 
-  // Starts the desktop of a new session whose id, user, station, width and height are set.
-  // Picks a display not in `taken` and fills display, unix_user, xauthority and processes.
-  // Returns an error text (and leaves nothing running) if it cannot.
-  virtual std::string start(SessionRecord& record, const std::set<std::string>& taken,
-                            const std::string& privacy_notice) = 0;
+  // How a start ended: the record with display, unix_user, xauthority and processes filled, or
+  // why the desktop could not start (then nothing of it is left running).
+  using Started = std::function<void(std::variant<SessionRecord, std::string> result)>;
+  // Starts the desktop of a new session whose id, user, station, width and height are set, on a
+  // display not in `taken`, without waiting for it (an X server takes from 0.3 s to seconds to
+  // come up, and the service's loop must go on meanwhile). `done` is called once: from the loop
+  // when the desktop is up or has failed, or before start() returns.
+  virtual void start(const SessionRecord& record, const std::set<std::string>& taken,
+                     const std::string& privacy_notice, Started done) = 0;
+  // Abandons a start whose `done` has not been called: whatever it started ends, and `done` is
+  // never called.
+  virtual void cancel_start(std::uint64_t session_id) = 0;
   // After mp-session restarted: takes over the recorded desktop if its display still runs.
   // False if it is gone (the caller ends the session; whatever is left of it is ended here).
   virtual bool adopt(const SessionRecord& record, const std::string& privacy_notice) = 0;

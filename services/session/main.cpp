@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
                                            {.supervise_agents = false});
       mp::session::SessionService service(
           store, hasher, desktops, [](std::string_view, const mp::bus::Build&, std::uint64_t) {},
-          options);
+          nullptr, options);
       std::size_t ended = service.end_all_sessions("--end-all-sessions");
       bool done = reactor.run_until([&] { return !desktops.ending(); }, std::chrono::seconds(20));
       spdlog::info("{} sessions ended{}", ended, done ? "" : "; some processes did not exit");
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
         [&client](std::string_view topic, const mp::bus::Build& body, std::uint64_t version) {
           client.publish(topic, body, version);
         },
-        options);
+        [&client] { return client.answer_later(); }, options);
     mp::session::PolicyRelay policy(client, [&desktops] { desktops.policy_changed(); });
     desktops.set_policy(&policy);
     client.serve([&service](const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply) {
@@ -166,8 +166,9 @@ int main(int argc, char** argv) {
     reactor.run();
     mp::bus::notify_stopping();
     // The desktops go on: operators restart single services, and the next mp-session adopts them.
-    spdlog::info("stopping at state version {}; {} desktops left running", service.state_version(),
-                 desktops.running());
+    // Desktops still starting end with the service (nothing recorded them).
+    spdlog::info("stopping at state version {}; {} desktops left running, {} starting abandoned",
+                 service.state_version(), desktops.running(), service.desktops_starting());
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

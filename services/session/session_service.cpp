@@ -10,6 +10,7 @@
 
 #include "mp/service/idempotency.h"
 #include "validation.h"
+#include "wire_records.h"
 
 namespace mp::session {
 
@@ -51,46 +52,6 @@ std::uint16_t clamp_size(std::uint16_t requested, std::uint16_t fallback, std::u
   return std::clamp(requested, low, high);
 }
 
-void fill(mp::schema::Station::Builder out, const Station& station) {
-  out.setKey(station.key);
-  out.setName(station.name);
-  out.setTransport(station.transport);
-  out.setState(station.state);
-  out.setClientName(station.client_name);
-  out.setAddress(station.address);
-  auto caps = out.initCapabilities();
-  caps.setVideo(station.capabilities.video);
-  caps.setKeyboard(station.capabilities.keyboard);
-  caps.setMouse(station.capabilities.mouse);
-  caps.setAudio(station.capabilities.audio);
-  caps.setUsbStorage(station.capabilities.usb_storage);
-  caps.setWidth(station.capabilities.width);
-  caps.setHeight(station.capabilities.height);
-  out.setAttachedAtNs(station.attached_at_ns);
-  out.setSessionId(station.session_id);
-}
-
-void fill(mp::schema::User::Builder out, const User& user) {
-  out.setName(user.name);
-  out.setRole(user.role);
-  out.setCreatedAtNs(user.created_at_ns);
-}
-
-void fill(mp::schema::SessionRecord::Builder out, const SessionRecord& record) {
-  out.setId(record.id);
-  out.setStationKey(record.station_key);
-  out.setUser(record.user);
-  out.setDisplay(record.display);
-  out.setState(record.state);
-  out.setStartedAtNs(record.started_at_ns);
-  out.setEndedAtNs(record.ended_at_ns);
-  out.setUnixUser(record.unix_user);
-  out.setXauthority(record.xauthority);
-  out.setWidth(record.width);
-  out.setHeight(record.height);
-  out.setAgentUp(record.agent_up);
-}
-
 std::string check_station_info(mp::schema::StationInfo::Reader info) {
   if (auto e = check_station_key(view(info.getKey())); !e.empty()) return e;
   if (auto e = check_transport_name(view(info.getTransport())); !e.empty()) return e;
@@ -113,11 +74,13 @@ std::string loggable_user(std::string_view name) {
 }  // namespace
 
 SessionService::SessionService(SessionStore& store, const PasswordHasher& hasher,
-                               Desktops& desktops, Publish publish, SessionServiceOptions options)
+                               Desktops& desktops, Publish publish, AnswerLater answer_later,
+                               SessionServiceOptions options)
     : store_(store),
       hasher_(hasher),
       desktops_(desktops),
       publish_(std::move(publish)),
+      answer_later_(std::move(answer_later)),
       options_(std::move(options)),
       throttle_(options_.throttle),
       // Message ids stay unique across restarts without being stored.
@@ -139,6 +102,21 @@ SessionService::SessionService(SessionStore& store, const PasswordHasher& hasher
     spdlog::info("fresh start: new state in {}", store_.file().string());
   }
   prune(now_ns());
+}
+
+SessionService::~SessionService() {
+  // Nothing stored these sessions yet: their desktops end, and the transports may retry with the
+  // next mp-session (the logons were not remembered under their keys).
+  auto starting = std::move(starting_);
+  starting_.clear();
+  for (auto& [id, start] : starting) {
+    desktops_.cancel_start(id);
+    for (auto* logons : {&start.joined, &start.queued}) {
+      for (auto& logon : *logons) {
+        logon.responder.fail(Error::Kind::UNAVAILABLE, "mp-session is stopping");
+      }
+    }
+  }
 }
 
 void SessionService::recover_desktops() {
@@ -277,31 +255,40 @@ bool SessionService::mutate(const Incoming& request, Envelope::Builder reply, co
     set_error(reply, Error::Kind::INVALID, e);
     return true;
   }
-  std::string body = mp::bus::body_name(request.envelope());
+  run_mutation(key, mp::bus::body_name(request.envelope()), reply, apply);
+  return true;
+}
 
+void SessionService::run_mutation(const std::string& key, const std::string& body,
+                                  Envelope::Builder reply, const Apply& apply) {
   Mutation m;
   m.now_ns = now_ns();
+  m.idempotency_key = key;
+  m.body = body;
   std::uint64_t base = 0;
   try {
     SessionStore::Transaction transaction(store_);
     if (!key.empty() && answer_retry(store_.applied_request(key), key, body, reply)) {
-      return true;  // nothing changes: the transaction rolls back
+      return;  // nothing changes: the transaction rolls back
     }
     apply(m, reply);
-    if (reply.isError()) {  // refused: nothing was applied, nothing to remember
+    if (m.answered_later) {
+      // Only a reserved session id to keep; the reply and the key come with the desktop.
+      transaction.commit();
+    } else if (reply.isError()) {  // refused: nothing was applied, nothing to remember
       rolled_back(m);
-      return true;
+      return;
+    } else {
+      base = store_.state_version();
+      if (!m.changes.empty()) store_.set_state_version(base + m.changes.size());
+      if (!key.empty()) store_.record_applied_request(key, record_reply(body, reply), m.now_ns);
+      transaction.commit();
     }
-    base = store_.state_version();
-    if (!m.changes.empty()) store_.set_state_version(base + m.changes.size());
-    if (!key.empty()) store_.record_applied_request(key, record_reply(body, reply), m.now_ns);
-    transaction.commit();
   } catch (...) {
     rolled_back(m);
     throw;
   }
   committed(m, base);
-  return true;
 }
 
 void SessionService::mutate_internally(const std::function<void(Mutation&)>& apply) {
@@ -330,6 +317,8 @@ void SessionService::committed(Mutation& m, std::uint64_t base) {
     if (auto* record = std::get_if<SessionRecord>(&change)) desktops_.changed(*record);
   }
   if (++mutations_since_prune_ >= options_.prune_every) prune(m.now_ns);
+  for (const auto& [id, why] : m.starts_to_cancel) abandon_desktop(id, why);
+  for (std::uint64_t id : m.starts_to_launch) launch_desktop(id);
 }
 
 void SessionService::rolled_back(Mutation& m) {
@@ -338,6 +327,11 @@ void SessionService::rolled_back(Mutation& m) {
     desktops_.changed(record);
   }
   m.started.clear();
+  // Starts this mutation would have launched: their logons are answered by the dispatch loop's
+  // error (their Responders are dropped with them).
+  for (std::uint64_t id : m.starts_to_launch) starting_.erase(id);
+  m.starts_to_launch.clear();
+  m.starts_to_cancel.clear();
 }
 
 void SessionService::publish(const Change& change, std::uint64_t version) {
@@ -395,6 +389,10 @@ Station SessionService::attach_station(Mutation& m, mp::schema::StationInfo::Rea
 
 void SessionService::detach_station(Mutation& m, Station station) {
   if (station.state == StationState::DETACHED) return;
+  // A desktop starting there is not kept: nobody is there to see it.
+  if (std::uint64_t id = start_on_station(station.key); id != 0) {
+    m.starts_to_cancel.emplace_back(id, "station '" + station.key + "' went away");
+  }
   station.state = StationState::DETACHED;
   store_.put_station(station);
   m.changes.emplace_back(station);
@@ -523,38 +521,14 @@ std::string SessionService::privacy_notice_for(const std::string& user) {
   return options_.privacy_notice;
 }
 
-std::variant<SessionRecord, std::string> SessionService::new_session(Mutation& m, Station& station,
-                                                                     const std::string& user) {
-  SessionRecord record{.station_key = station.key,
-                       .user = user,
-                       .state = SessionState::ACTIVE,
-                       .started_at_ns = m.now_ns,
-                       .width = station.capabilities.width,
-                       .height = station.capabilities.height};
-  record.id = store_.insert_session(record);  // the id names the desktop's directory
-  std::set<std::string> taken;
-  for (const auto& open : store_.open_sessions()) {
-    if (!open.display.empty()) taken.insert(open.display);
+SessionService::Opened SessionService::open_session(Mutation& m, Station station,
+                                                    const std::string& user) {
+  // A desktop starting on this station or for this user decides what this logon gets.
+  std::uint64_t on_station = start_on_station(station.key), of_user = start_of_user(user);
+  if (on_station != 0 || of_user != 0) {
+    return WaitForDesktop{.start = on_station != 0 ? on_station : of_user,
+                          .joins = on_station == of_user};
   }
-  if (auto e = desktops_.start(record, taken, privacy_notice_for(user)); !e.empty()) {
-    store_.delete_session(record.id);
-    spdlog::error("session for {} on station {}: cannot start the desktop: {}", user, station.key,
-                  e);
-    return "cannot start the desktop: " + e;
-  }
-  m.started.push_back(record);
-  store_.update_session(record);
-  station.session_id = record.id;
-  store_.put_station(station);
-  m.changes.emplace_back(record);
-  m.changes.emplace_back(station);
-  spdlog::info("session {} for {} on station {} (display {})", record.id, user, station.key,
-               record.display);
-  return record;
-}
-
-std::variant<SessionRecord, std::string> SessionService::open_session(Mutation& m, Station station,
-                                                                      const std::string& user) {
   if (station.session_id != 0) {
     auto record = store_.session(station.session_id);
     if (record && record->state != SessionState::ENDED) {
@@ -595,7 +569,7 @@ std::variant<SessionRecord, std::string> SessionService::open_session(Mutation& 
     m.changes.emplace_back(station);
     return record;
   }
-  return new_session(m, station, user);
+  return WaitForDesktop{};  // a new session: once its desktop is up
 }
 
 void SessionService::close_session(Mutation& m, SessionRecord record) {
@@ -622,21 +596,12 @@ void SessionService::start_session(Mutation& m, mp::schema::SessionStart::Reader
     set_error(reply, Error::Kind::INVALID, e);
     return;
   }
-  if (!store_.user(user)) {
-    set_error(reply, Error::Kind::INVALID, "no user '" + user + "'");
-    return;
-  }
-  auto station = store_.station(key);
-  if (!station || station->state != StationState::ATTACHED) {
-    set_error(reply, Error::Kind::INVALID, "station '" + key + "' is not attached");
-    return;
-  }
-  auto opened = open_session(m, *station, user);
-  if (auto* error = std::get_if<std::string>(&opened)) {
-    set_error(reply, Error::Kind::INVALID, *error);
-    return;
-  }
-  fill(reply.initSessionRecord(), std::get<SessionRecord>(opened));
+  LogonRequest request{.body = Envelope::SESSION_START,
+                       .body_name = m.body,
+                       .idempotency_key = m.idempotency_key,
+                       .station_key = key,
+                       .user = user};
+  open_for(m, request, reply, answer_later_);
 }
 
 void SessionService::end_session(Mutation& m, mp::schema::SessionEnd::Reader body,
@@ -654,11 +619,19 @@ void SessionService::end_session(Mutation& m, mp::schema::SessionEnd::Reader bod
       set_error(reply, Error::Kind::INVALID, "no station '" + key + "'");
       return;
     }
-    if (station->session_id == 0) {
+    // Its session, or the one whose desktop is starting there.
+    id = station->session_id != 0 ? station->session_id : start_on_station(key);
+    if (id == 0) {
       set_error(reply, Error::Kind::INVALID, "station '" + key + "' has no session");
       return;
     }
-    id = station->session_id;
+  }
+  if (starting_.contains(id)) {
+    // Logged off before it was up: the desktop being started ends and its logons are refused.
+    m.starts_to_cancel.emplace_back(id, "logged off while its desktop started");
+    reply.initAck().setDetail("session " + std::to_string(id) + " of " +
+                              starting_.at(id).record.user + " logged off while starting");
+    return;
   }
   auto record = store_.session(id);
   if (!record) {
@@ -847,20 +820,18 @@ void SessionService::logon(Mutation& m, mp::schema::Credentials::Reader body,
     return;
   }
   auto check = check_password(view(body.getUser()), view(body.getPassword()), address, m.now_ns);
-  auto result = reply.initLogonResult();
   if (!check.user) {
-    result.setReason(check.reason);
+    reply.initLogonResult().setReason(check.reason);
     return;
   }
-  auto opened = open_session(m, *station, check.user->name);
-  if (auto* error = std::get_if<std::string>(&opened)) {
-    result.setReason(*error);
-    return;
-  }
-  result.setOk(true);
-  result.setRole(check.user->role);
-  fill(result.initSession(), std::get<SessionRecord>(opened));
-  spdlog::info("logon of {} on station {} from {}", check.user->name, key, address);
+  LogonRequest request{.body = Envelope::CREDENTIALS,
+                       .body_name = m.body,
+                       .idempotency_key = m.idempotency_key,
+                       .station_key = key,
+                       .user = check.user->name,
+                       .role = check.user->role,
+                       .client_address = address};
+  open_for(m, request, reply, answer_later_);
 }
 
 void SessionService::add_user(Mutation& m, mp::schema::UserAdd::Reader body,
@@ -893,6 +864,9 @@ void SessionService::remove_user(Mutation& m, mp::schema::UserRemove::Reader bod
   if (!user) {
     set_error(reply, Error::Kind::INVALID, "no user '" + name + "'");
     return;
+  }
+  if (std::uint64_t starting = start_of_user(name); starting != 0) {
+    m.starts_to_cancel.emplace_back(starting, "user '" + name + "' was removed");
   }
   for (const auto& record : store_.open_sessions_of_user(name)) close_session(m, record);
   store_.remove_user(name);

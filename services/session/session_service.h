@@ -3,7 +3,9 @@
 // (users, authenticate, rename, lists, sessions, snapshot). Every mutation runs in one SQLite
 // transaction together with its idempotency record and the state version, and is published
 // after the commit as numbered updates on "session.station", "session.user" and
-// "session.session". Testable without a process: feed it Incoming requests.
+// "session.session". A logon that needs a new desktop is answered later, once the desktop is up
+// (through a Responder), so the loop keeps serving meanwhile; the session is stored only then.
+// Testable without a process: feed it Incoming requests.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -21,6 +24,7 @@
 #include "logon_throttle.h"
 #include "mp/bus/client.h"
 #include "mp/bus/frame.h"
+#include "mp/bus/responder.h"
 #include "password.h"
 #include "session_store.h"
 
@@ -57,16 +61,23 @@ class SessionService {
   // Publishes one numbered update; main() binds it to Client::publish.
   using Publish = std::function<void(std::string_view topic, const mp::bus::Build& body,
                                      std::uint64_t state_version)>;
+  // The Responder of the request being handled; main() binds it to Client::answer_later.
+  using AnswerLater = std::function<mp::bus::Responder()>;
 
   // `desktops` runs what the records describe (SystemDesktops in mp-session).
   SessionService(SessionStore& store, const PasswordHasher& hasher, Desktops& desktops,
-                 Publish publish, SessionServiceOptions options = {});
+                 Publish publish, AnswerLater answer_later, SessionServiceOptions options = {});
+  // Desktops still starting are abandoned and their logons answered `unavailable`.
+  ~SessionService();
+  SessionService(const SessionService&) = delete;
+  SessionService& operator=(const SessionService&) = delete;
 
   // The restart path, once the bus client can publish: every session the store says is open is
   // re-adopted if its display still runs, else ended.
   void recover_desktops();
 
   // A Client::RequestHandler: fills `reply`, or returns false for a body it does not serve.
+  // A logon waiting for a desktop leaves `reply` alone: it took its Responder from AnswerLater.
   bool handle(const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply);
 
   // Called every second by main(): logs off sessions disconnected for too long.
@@ -76,6 +87,8 @@ class SessionService {
   std::size_t end_all_sessions(const std::string& reason);
 
   std::uint64_t state_version() { return store_.state_version(); }
+  // Desktops being started for logons that wait for them.
+  std::size_t desktops_starting() const { return starting_.size(); }
 
  private:
   struct UserChange {
@@ -86,13 +99,52 @@ class SessionService {
   // What one mutating request changed, in order; each change is one published update.
   struct Mutation {
     std::int64_t now_ns = 0;
+    std::string idempotency_key;  // of the request, if any
+    std::string body;             // the request's body name, e.g. "credentials"
     std::vector<Change> changes;
     std::vector<SessionRecord> started;  // desktops started: ended again if nothing commits
+    // The request waits for a desktop: nothing is answered or remembered now.
+    bool answered_later = false;
+    std::vector<std::uint64_t> starts_to_launch;                          // once committed
+    std::vector<std::pair<std::uint64_t, std::string>> starts_to_cancel;  // id, why
   };
   using Apply = std::function<void(Mutation&, mp::schema::Envelope::Builder reply)>;
 
+  // A logon (credentials or sessionStart), checked: what opening its session needs.
+  struct LogonRequest {
+    mp::schema::Envelope::Which body;
+    std::string body_name;
+    std::string idempotency_key;
+    std::string station_key;
+    std::string user;
+    mp::schema::Role role = mp::schema::Role::UNKNOWN;  // credentials: the user's
+    std::string client_address;
+  };
+  struct WaitingLogon {
+    LogonRequest request;
+    mp::bus::Responder responder;
+  };
+  // A new session's desktop being started. The session is stored once the desktop is up; until
+  // then logons of its user or on its station wait, so no second desktop starts for either.
+  struct DesktopStart {
+    SessionRecord record;              // its id reserved in the store
+    std::vector<WaitingLogon> joined;  // same user, same station: answered with its outcome
+    std::vector<WaitingLogon> queued;  // its user elsewhere, or another user there: run after it
+  };
+  // open_session's answer for a logon that must wait: it joins or queues behind `start`, or
+  // needs a new desktop (start 0).
+  struct WaitForDesktop {
+    std::uint64_t start = 0;
+    bool joins = false;
+  };
+  using Opened = std::variant<SessionRecord, std::string, WaitForDesktop>;
+
   bool mutate(const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply,
               const Apply& apply);
+  // One transaction: the retry check under `key`, `apply`, the state version, the key with the
+  // reply, commit, then committed().
+  void run_mutation(const std::string& key, const std::string& body,
+                    mp::schema::Envelope::Builder reply, const Apply& apply);
   // A change mp-session makes by itself (a desktop ended, an agent came up): versioned and
   // published like a request's.
   void mutate_internally(const std::function<void(Mutation&)>& apply);
@@ -142,14 +194,36 @@ class SessionService {
   // Building blocks of the mutations.
   Station attach_station(Mutation& m, mp::schema::StationInfo::Reader info);
   void detach_station(Mutation& m, Station station);
-  // The user's session on the station (reactivated if disconnected) or a new one; an error
-  // text if the station holds another user's session.
-  std::variant<SessionRecord, std::string> open_session(Mutation& m, Station station,
-                                                        const std::string& user);
+  // The user's session on the station (reactivated if disconnected, or moved from another
+  // station); an error text if it cannot be; or that the logon must wait for a desktop.
+  Opened open_session(Mutation& m, Station station, const std::string& user);
   void close_session(Mutation& m, SessionRecord record);
-  // A new session on `station` for `user`, its desktop started; an error text if it cannot.
-  std::variant<SessionRecord, std::string> new_session(Mutation& m, Station& station,
-                                                       const std::string& user);
+  // Answers a checked logon with the user's session on the station, or makes it wait for a
+  // desktop (taking its Responder from `responder`).
+  void open_for(Mutation& m, const LogonRequest& request, mp::schema::Envelope::Builder reply,
+                const AnswerLater& responder);
+  void answer_logon(const LogonRequest& request, const SessionRecord& record,
+                    mp::schema::Envelope::Builder reply);
+  void refuse_logon(const LogonRequest& request, const std::string& why,
+                    mp::schema::Envelope::Builder reply);
+  // Starts waiting for a new desktop for `request` (the id is reserved in m's transaction).
+  void begin_desktop(Mutation& m, const Station& station, WaitingLogon waiting);
+  // The desktop starting on this station, or for this user; 0 if none. There is at most one of
+  // each: logons touching a start wait for it.
+  std::uint64_t start_on_station(std::string_view station_key) const;
+  std::uint64_t start_of_user(std::string_view user) const;
+  // After a commit: asks the desktops for it.
+  void launch_desktop(std::uint64_t id);
+  void desktop_started(std::uint64_t id, std::variant<SessionRecord, std::string> result);
+  // Stores the started session and answers its logons; ends the desktop if that fails.
+  void commit_desktop(DesktopStart& start, const SessionRecord& record);
+  // Why a started desktop can no longer become a session (normally never: see DesktopStart).
+  std::string why_not_storable(const SessionRecord& record);
+  // After a commit: the start ends, its logons are refused with `why`.
+  void abandon_desktop(std::uint64_t id, const std::string& why);
+  void refuse_waiting(std::vector<WaitingLogon>& logons, const std::string& why);
+  // Runs logons that waited behind a start that is over, as if they arrived now.
+  void run_queued(std::vector<WaitingLogon> queued);
   std::string privacy_notice_for(const std::string& user);
   struct LogonCheck {
     std::optional<User> user;  // set when the password is right
@@ -163,11 +237,13 @@ class SessionService {
   const PasswordHasher& hasher_;
   Desktops& desktops_;
   Publish publish_;
+  AnswerLater answer_later_;
   SessionServiceOptions options_;
   LogonThrottle throttle_;
   std::uint64_t mutations_since_prune_ = 0;
   std::uint64_t next_message_id_;
   std::map<std::uint64_t, std::chrono::steady_clock::time_point> disconnected_since_;
+  std::map<std::uint64_t, DesktopStart> starting_;  // by the session id they reserved
 };
 
 }  // namespace mp::session

@@ -271,16 +271,25 @@ std::vector<SessionRecord> SessionStore::open_sessions_of_user(std::string_view 
   return result;
 }
 
-std::uint64_t SessionStore::insert_session(const SessionRecord& record) {
-  // AUTOINCREMENT: ids of ended, pruned sessions are never handed out again.
+std::uint64_t SessionStore::reserve_session_id() {
+  // AUTOINCREMENT: sqlite_sequence keeps the highest id ever inserted, so an id taken here (and
+  // ids of ended, pruned sessions) is never handed out again.
   Statement(db_,
             "INSERT INTO sessions (station_key, user_name, display, state, started_at_ns, "
             "ended_at_ns, unix_user) VALUES ('', '', '', 0, 0, 0, '')")
       .run();
-  SessionRecord stored = record;
-  stored.id = static_cast<std::uint64_t>(db_.last_insert_rowid());
-  update_session(stored);
-  return stored.id;
+  auto id = static_cast<std::uint64_t>(db_.last_insert_rowid());
+  Statement(db_, "DELETE FROM sessions WHERE id = ?1").bind(1, id).run();
+  return id;
+}
+
+void SessionStore::insert_session(const SessionRecord& record) {
+  Statement(db_,
+            "INSERT INTO sessions (id, station_key, user_name, display, state, started_at_ns, "
+            "ended_at_ns, unix_user) VALUES (?1, '', '', '', 0, 0, 0, '')")
+      .bind(1, record.id)
+      .run();
+  update_session(record);
 }
 
 void SessionStore::update_session(const SessionRecord& record) {
@@ -312,10 +321,6 @@ void SessionStore::delete_sessions_ended_before(std::int64_t ended_before_ns) {
       .bind(1, static_cast<std::int64_t>(SessionState::ENDED))
       .bind(2, ended_before_ns)
       .run();
-}
-
-void SessionStore::delete_session(std::uint64_t id) {
-  Statement(db_, "DELETE FROM sessions WHERE id = ?1").bind(1, id).run();
 }
 
 void SessionStore::set_agent_pid(std::uint64_t id, std::int64_t pid) {

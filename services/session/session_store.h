@@ -113,12 +113,13 @@ class SessionStore {
   // Sessions that have not ended, by id.
   std::vector<SessionRecord> open_sessions();
   std::vector<SessionRecord> open_sessions_of_user(std::string_view user);
-  // Inserts with a new id (never reused) and returns it; `record.id` is ignored.
-  std::uint64_t insert_session(const SessionRecord& record);
+  // A new session id, never handed out again once the transaction commits, for a session that
+  // is stored only when its desktop is up (the id names the desktop's directory meanwhile).
+  std::uint64_t reserve_session_id();
+  // Stores a new session under the id reserve_session_id() gave it.
+  void insert_session(const SessionRecord& record);
   void update_session(const SessionRecord& record);
   void delete_sessions_ended_before(std::int64_t ended_before_ns);
-  // Removes a session that never started (its desktop failed); its id is not reused.
-  void delete_session(std::uint64_t id);
   // The agent was restarted: only its pid changes, nothing published.
   void set_agent_pid(std::uint64_t id, std::int64_t pid);
 

@@ -42,6 +42,12 @@ SystemDesktops::SystemDesktops(mp::bus::Context& context, mp::bus::Reactor& reac
       incarnation_(random_incarnation()) {}
 
 SystemDesktops::~SystemDesktops() {
+  // Nothing recorded these yet: left running, no later mp-session would know them.
+  for (auto& [id, starting] : starting_) {
+    starting->display.reset();
+    launcher_.remove_files(id);
+  }
+  starting_.clear();
   for (auto& [id, running] : running_) reactor_.cancel(running->agent_timer);
   running_.clear();  // channels close; the processes go on running
   // Sessions that were being logged off: finish the job now rather than leave them half-ended.
@@ -159,25 +165,89 @@ void SystemDesktops::agent_exited(std::uint64_t id) {
   }
 }
 
-std::string SystemDesktops::start(SessionRecord& record, const std::set<std::string>& taken,
-                                  const std::string& privacy_notice) {
+void SystemDesktops::start(const SessionRecord& record, const std::set<std::string>& taken,
+                           const std::string& privacy_notice, Started done) {
   auto found = accounts_.ensure(record.user);
-  if (auto* error = std::get_if<std::string>(&found)) return *error;
-  UnixAccount account = std::get<UnixAccount>(found);
-  if (auto e = launcher_.prepare(record.id, account); !e.empty()) return e;
-  SessionFiles files = launcher_.files(record.id);
-  files.user = record.user;
-  auto display = launcher_.start_display(files, account, record.width, record.height, taken);
-  if (auto* error = std::get_if<std::string>(&display)) {
-    launcher_.remove_files(record.id);
-    return *error;
+  if (auto* error = std::get_if<std::string>(&found)) {
+    done(*error);
+    return;
   }
-  StartedDisplay started = std::get<StartedDisplay>(display);
+  UnixAccount account = std::get<UnixAccount>(found);
+  if (auto e = launcher_.prepare(record.id, account); !e.empty()) {
+    done(e);
+    return;
+  }
+  auto starting = std::make_unique<Starting>();
+  starting->record = record;
+  starting->account = account;
+  starting->files = launcher_.files(record.id);
+  starting->files.user = record.user;
+  starting->privacy_notice = privacy_notice;
+  starting->taken = taken;
+  starting->done = std::move(done);
+  std::uint64_t id = record.id;
+  starting->display = std::make_unique<DisplayStarter>(
+      reactor_, launcher_, starting->files, account, record.width, record.height,
+      [this, id](const std::string& display) { return display_taken(display, id); },
+      [this, id](std::variant<StartedDisplay, std::string> display) {
+        display_started(id, std::move(display));
+      });
+  DisplayStarter& display = *starting->display;
+  starting_[id] = std::move(starting);
+  display.start();
+}
+
+void SystemDesktops::cancel_start(std::uint64_t id) {
+  auto it = starting_.find(id);
+  if (it == starting_.end()) return;
+  spdlog::info("session {}: desktop start abandoned", id);
+  starting_.erase(it);  // its DisplayStarter ends the Xvfb being tried
+  launcher_.remove_files(id);
+}
+
+bool SystemDesktops::display_taken(const std::string& display, std::uint64_t starting_id) const {
+  if (auto it = starting_.find(starting_id); it != starting_.end()) {
+    if (it->second->taken.contains(display)) return true;
+  }
+  for (const auto& [id, other] : starting_) {
+    if (id != starting_id && other->display && other->display->display() == display) return true;
+  }
+  for (const auto& [id, running] : running_) {
+    if (running->record.display == display) return true;
+  }
+  return false;
+}
+
+void SystemDesktops::display_started(std::uint64_t id,
+                                     std::variant<StartedDisplay, std::string> display) {
+  auto it = starting_.find(id);
+  if (it == starting_.end()) return;
+  // Ours now; its DisplayStarter, whose callback this is, goes when this function returns.
+  std::unique_ptr<Starting> starting = std::move(it->second);
+  starting_.erase(it);
+  Started done = std::move(starting->done);
+  std::string error;
+  if (auto* failed = std::get_if<std::string>(&display)) {
+    error = *failed;
+  } else {
+    error = start_on_display(*starting, std::get<StartedDisplay>(display));
+  }
+  if (!error.empty()) {
+    launcher_.remove_files(id);
+    done(error);
+    return;
+  }
+  done(starting->record);
+}
+
+std::string SystemDesktops::start_on_display(Starting& starting, const StartedDisplay& started) {
+  SessionRecord& record = starting.record;
+  const UnixAccount& account = starting.account;
+  const SessionFiles& files = starting.files;
   auto give_up = [&](const std::string& why) {
     end_sessions_blocking({started.pid}, std::nullopt, milliseconds(1000));
     reap(started.pidfd);
     close(started.pidfd);
-    launcher_.remove_files(record.id);
     return why;
   };
   SpawnResult session = launcher_.start_session_command(files, account, started.display);
@@ -193,7 +263,7 @@ std::string SystemDesktops::start(SessionRecord& record, const std::set<std::str
   running->record = record;
   running->account = account;
   running->files = files;
-  running->privacy_notice = privacy_notice;
+  running->privacy_notice = starting.privacy_notice;
   try {
     running->channel = open_channel(record.id, files, account);
   } catch (const std::exception& e) {
@@ -207,7 +277,7 @@ std::string SystemDesktops::start(SessionRecord& record, const std::set<std::str
   watch_session_command(*running, session.pidfd, session.pid);
   std::uint64_t id = record.id;
   running_[id] = std::move(running);
-  // Not through the agent_started event: the record is being written by the caller now.
+  // Not through the agent_started event: the caller stores the record with its agent's pid.
   auto saved_event = std::move(events_.agent_started);
   events_.agent_started = nullptr;
   start_agent(id);

@@ -14,6 +14,7 @@
 #include "agent_channel.h"
 #include "desktop_launcher.h"
 #include "desktops.h"
+#include "display_starter.h"
 #include "mp/bus/channel.h"
 #include "mp/bus/reactor.h"
 #include "policy_relay.h"
@@ -39,7 +40,8 @@ class SystemDesktops : public Desktops {
   // `policy` may be null (no lock relay, e.g. the one-shot); set it later with set_policy.
   SystemDesktops(mp::bus::Context& context, mp::bus::Reactor& reactor, UnixAccounts& accounts,
                  DesktopLauncher& launcher, SystemDesktopsOptions options = {});
-  // Leaves every desktop running: a stopping mp-session does not log anyone off.
+  // Leaves every desktop running: a stopping mp-session does not log anyone off. Desktops still
+  // starting end (nothing recorded them, so no later mp-session could adopt them).
   ~SystemDesktops() override;
 
   void set_policy(const PolicyRelay* policy) { policy_ = policy; }
@@ -49,8 +51,9 @@ class SystemDesktops : public Desktops {
   void set_events(Events events) override { events_ = std::move(events); }
   std::string add_user(const std::string& name) override;
   std::string remove_user(const std::string& name) override;
-  std::string start(SessionRecord& record, const std::set<std::string>& taken,
-                    const std::string& privacy_notice) override;
+  void start(const SessionRecord& record, const std::set<std::string>& taken,
+             const std::string& privacy_notice, Started done) override;
+  void cancel_start(std::uint64_t session_id) override;
   bool adopt(const SessionRecord& record, const std::string& privacy_notice) override;
   void changed(const SessionRecord& record) override;
   void set_privacy_notice(std::uint64_t session_id, const std::string& text) override;
@@ -60,6 +63,7 @@ class SystemDesktops : public Desktops {
   // Sessions still ending (processes not yet gone).
   bool ending() const { return !dying_.empty(); }
   std::size_t running() const { return running_.size(); }
+  std::size_t starting() const { return starting_.size(); }
   const AgentChannel* channel(std::uint64_t session_id) const;
 
  private:
@@ -74,6 +78,16 @@ class SystemDesktops : public Desktops {
     int agent_failures = 0;
     mp::bus::Reactor::TimerId agent_timer = 0;
   };
+  // A desktop whose display is coming up.
+  struct Starting {
+    SessionRecord record;
+    UnixAccount account;
+    SessionFiles files;
+    std::string privacy_notice;
+    std::set<std::string> taken;
+    Started done;
+    std::unique_ptr<DisplayStarter> display;
+  };
   struct Dying {
     std::set<pid_t> sessions;
     std::optional<uid_t> uid;
@@ -84,6 +98,12 @@ class SystemDesktops : public Desktops {
   };
 
   std::optional<uid_t> owner_of(const UnixAccount& account) const;
+  // Whether `display` is spoken for, seen from the start of session `starting_id`.
+  bool display_taken(const std::string& display, std::uint64_t starting_id) const;
+  void display_started(std::uint64_t id, std::variant<StartedDisplay, std::string> display);
+  // The rest of a desktop once its display is up: session command, agent channel, agent.
+  // Error text on failure (the display is ended then).
+  std::string start_on_display(Starting& starting, const StartedDisplay& display);
   std::unique_ptr<AgentChannel> open_channel(std::uint64_t session_id, const SessionFiles& files,
                                              const UnixAccount& account);
   void watch_display(Running& running, int pidfd, pid_t pid);
@@ -106,6 +126,7 @@ class SystemDesktops : public Desktops {
   const PolicyRelay* policy_ = nullptr;
   Events events_;
   std::uint64_t incarnation_;
+  std::map<std::uint64_t, std::unique_ptr<Starting>> starting_;
   std::map<std::uint64_t, std::unique_ptr<Running>> running_;
   std::map<std::uint64_t, std::unique_ptr<Dying>> dying_;
 };

@@ -1,11 +1,14 @@
 // A Desktops for the bookkeeping tests: it starts nothing and records what SessionService asked
 // of it, so the rules of stations, users and sessions are tested without accounts or processes.
+// Starts complete at once, or are held pending until the test completes or fails them.
 // The real SystemDesktops is tested with real Xvfb and processes in desktop_process_test.cpp.
 #pragma once
 
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "desktops.h"
@@ -24,20 +27,18 @@ class RecordedDesktops : public Desktops {
     removed_users.push_back(name);
     return "";
   }
-  std::string start(SessionRecord& record, const std::set<std::string>& taken,
-                    const std::string& privacy_notice) override {
-    if (!start_error.empty()) return start_error;
-    for (int n = 10;; ++n) {
-      std::string display = ":" + std::to_string(n);
-      if (taken.contains(display)) continue;
-      record.display = display;
-      break;
+  void start(const SessionRecord& record, const std::set<std::string>& taken,
+             const std::string& privacy_notice, Started done) override {
+    starts.push_back(record.id);
+    if (hold_starts) {
+      held[record.id] = Held{record, taken, privacy_notice, std::move(done)};
+      return;
     }
-    record.unix_user = record.user;
-    record.xauthority = "/run/test/" + std::to_string(record.id) + "/Xauthority";
-    running[record.id] = record;
-    notices[record.id] = privacy_notice;
-    return "";
+    done(outcome(record, taken, privacy_notice));
+  }
+  void cancel_start(std::uint64_t session_id) override {
+    held.erase(session_id);
+    cancelled.push_back(session_id);
   }
   bool adopt(const SessionRecord& record, const std::string& privacy_notice) override {
     notices[record.id] = privacy_notice;
@@ -64,6 +65,19 @@ class RecordedDesktops : public Desktops {
     return true;
   }
 
+  // Starts held pending (hold_starts): the test completes or fails them.
+  void complete_start(std::uint64_t session_id) {
+    Held start = take(session_id);
+    start.done(outcome(start.record, start.taken, start.privacy_notice));
+  }
+  void fail_start(std::uint64_t session_id, const std::string& error) {
+    take(session_id).done(error);
+  }
+  std::uint64_t only_held() const {
+    if (held.size() != 1) throw std::logic_error(std::to_string(held.size()) + " starts held");
+    return held.begin()->first;
+  }
+
   // What the tests look at and steer.
   struct Message {
     std::uint64_t session_id, message_id;
@@ -77,7 +91,45 @@ class RecordedDesktops : public Desktops {
   std::vector<std::string> added_users, removed_users;
   std::set<std::string> refused_users;
   std::vector<Message> messages;
-  std::string start_error;
+  std::string start_error;   // every start fails with it
+  bool hold_starts = false;  // starts wait for complete_start() or fail_start()
+  struct Held {
+    SessionRecord record;
+    std::set<std::string> taken;
+    std::string privacy_notice;
+    Started done;
+  };
+  std::map<std::uint64_t, Held> held;
+  std::vector<std::uint64_t> starts, cancelled;
+
+ private:
+  // What a start ends in: the desktop "runs" with the lowest free display from :10.
+  std::variant<SessionRecord, std::string> outcome(SessionRecord record,
+                                                   const std::set<std::string>& taken,
+                                                   const std::string& privacy_notice) {
+    if (!start_error.empty()) return start_error;
+    for (int n = 10;; ++n) {
+      std::string display = ":" + std::to_string(n);
+      bool in_use = taken.contains(display);
+      for (const auto& [id, other] : running) in_use |= other.display == display;
+      if (in_use) continue;
+      record.display = display;
+      break;
+    }
+    record.unix_user = record.user;
+    record.xauthority = "/run/test/" + std::to_string(record.id) + "/Xauthority";
+    running[record.id] = record;
+    notices[record.id] = privacy_notice;
+    return record;
+  }
+  Held take(std::uint64_t session_id) {
+    auto it = held.find(session_id);
+    if (it == held.end())
+      throw std::logic_error("no start held for session " + std::to_string(session_id));
+    Held start = std::move(it->second);
+    held.erase(it);
+    return start;
+  }
 };
 
 }  // namespace mp::session

@@ -38,7 +38,14 @@ class DirectService : public ::testing::Test {
         [this](std::string_view, const mp::bus::Build&, std::uint64_t version) {
           published.push_back(version);
         },
-        options);
+        [this] { return answer_later(); }, options);
+  }
+  // What a Client does for a request answered later: the answer is kept for the test.
+  mp::bus::Responder answer_later() {
+    return mp::bus::Responder([this](const mp::bus::Build& body) {
+      auto& message = *later.emplace_back(std::make_unique<capnp::MallocMessageBuilder>());
+      body(message.initRoot<Envelope>());
+    });
   }
   bool handle(const mp::bus::Build& body, const std::string& key = {}) {
     capnp::MallocMessageBuilder reply_message;
@@ -59,6 +66,8 @@ class DirectService : public ::testing::Test {
   RecordedDesktops desktops;
   SessionServiceOptions options{.max_applied_requests = 5, .prune_every = 10};
   std::int64_t now_ns = 1'700'000'000'000'000'000;
+  // Answers given later; outlives the service, which answers what still waits when it goes.
+  std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> later;
   std::unique_ptr<SessionStore> store;
   std::unique_ptr<SessionService> service;
   std::vector<std::uint64_t> published;

@@ -39,7 +39,7 @@ class SessionFixture : public ::testing::Test {
         [this](std::string_view topic, const Build& body, std::uint64_t version) {
           server->publish(topic, body, version);
         },
-        options);
+        [this] { return server->answer_later(); }, options);
     server = std::make_unique<mp::bus::Client>(
         bus.context(), reactor, bus.endpoints(),
         mp::bus::ClientOptions{.service = std::string(kServiceName)});

@@ -7,6 +7,8 @@
 #include <kj/io.h>
 
 #include <cstring>
+#include <stdexcept>
+#include <utility>
 
 #include "socket_options.h"
 
@@ -17,6 +19,18 @@ using detail::now_ns;
 using detail::to_string;
 using mp::schema::Envelope;
 using mp::schema::Error;
+
+namespace {
+
+// Failed, overloaded, unavailable: a retry may succeed, so the reply is not remembered.
+bool is_transient_error(Envelope::Reader reply) {
+  if (!reply.isError()) return false;
+  auto kind = reply.getError().getKind();
+  return kind == Error::Kind::FAILED || kind == Error::Kind::OVERLOADED ||
+         kind == Error::Kind::UNAVAILABLE;
+}
+
+}  // namespace
 
 Error::Kind Reply::error_kind() const {
   if (!message) return local_error;
@@ -47,6 +61,13 @@ Client::Client(zmq::context_t& context, Reactor& reactor, Endpoints endpoints,
 }
 
 Client::~Client() {
+  // Nobody will answer these any more; their requesters may retry elsewhere at once.
+  while (!deferred_.empty()) {
+    answer_deferred(deferred_.begin()->first, [this](Envelope::Builder e) {
+      set_error(e, Error::Kind::UNAVAILABLE, "'" + options_.service + "' is stopping");
+    });
+  }
+  lifeline_.reset();
   if (handler_) {
     send_control([&](Envelope::Builder e) { e.initUnregister().setService(options_.service); });
   }
@@ -318,71 +339,160 @@ void Client::handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_f
   }
   auto header = request->header();
   std::string key = header.getIdempotencyKey();
-  zmq::message_t reply_frame;
-  auto cached = key.empty() ? replies_by_key_.end() : replies_by_key_.find(key);
-  if (cached != replies_by_key_.end() && cached->second.body != request->which()) {
-    // A key names one request; reusing it for another is the caller's bug, not a retry.
-    Outgoing out;
-    fill_header(out.envelope(), header.getCorrelationId());
-    set_error(out.envelope(), Error::Kind::INVALID,
-              "idempotency key '" + key + "' was already used for a different request");
-    reply_frame = out.to_frame();
-  } else if (cached != replies_by_key_.end()) {
-    ++counters_.replayed_replies;
-    // The same answer, addressed to this attempt's correlation id.
-    capnp::FlatArrayMessageReader original(
-        kj::arrayPtr(cached->second.reply.data(), cached->second.reply.size()));
-    capnp::MallocMessageBuilder copy;
-    copy.setRoot(original.getRoot<Envelope>());
-    auto replayed = copy.getRoot<Envelope>();
-    replayed.getHeader().setCorrelationId(header.getCorrelationId());
-    replayed.getHeader().setSequence(++sequence_);
-    reply_frame = zmq::message_t(capnp::computeSerializedSizeInWords(copy) * sizeof(capnp::word));
-    kj::ArrayOutputStream stream(
-        kj::arrayPtr(static_cast<kj::byte*>(reply_frame.data()), reply_frame.size()));
-    capnp::writeMessage(stream, copy);
-  } else {
-    Outgoing out;
-    auto reply = out.envelope();
-    fill_header(reply, header.getCorrelationId());
-    bool cacheable = !key.empty();
-    try {
-      if (!handler_(*request, reply)) {
-        ++counters_.unimplemented;
-        reply.setUnimplemented(request->envelope());
-      } else if (reply.isNone()) {
-        set_error(reply, Error::Kind::FAILED, "the service produced no reply (a bug)");
-        cacheable = false;
-      }
-    } catch (const std::exception& e) {
-      ++counters_.handler_failures;
-      spdlog::error("handling {} failed: {}", body_name(request->envelope()), e.what());
-      set_error(reply, Error::Kind::FAILED, e.what());
-      cacheable = false;
-    } catch (const kj::Exception& e) {
-      // Cap'n Proto throws when a typed read meets a structure that passed the frame checks
-      // but is not what the schema says: the request is malformed.
-      ++counters_.rejected_frames;
-      spdlog::warn("{} from {} unreadable: {}", body_name(request->envelope()),
-                   header.getSource().cStr(), e.getDescription().cStr());
-      set_error(reply, Error::Kind::INVALID,
-                std::string("malformed request: ") + e.getDescription().cStr());
-    }
-    if (reply.isError()) {
-      auto kind = reply.getError().getKind();
-      // Transient failures must stay retryable.
-      if (kind == Error::Kind::FAILED || kind == Error::Kind::OVERLOADED ||
-          kind == Error::Kind::UNAVAILABLE) {
-        cacheable = false;
-      }
-    }
-    reply_frame = out.to_frame();
-    if (cacheable) remember_reply(key, request->which(), reply_frame);
+  Requester to{to_string(route), header.getCorrelationId()};
+  if (!key.empty() && answer_from_earlier(to, key, request->which())) return;
+
+  Outgoing out;
+  auto reply = out.envelope();
+  fill_header(reply, to.correlation);
+  // Saved and restored: a handler that runs the reactor (a blocking call) may handle another.
+  auto outer =
+      std::exchange(handling_, Deferred{.first = to, .body = request->which(), .key = key});
+  auto outer_later = std::exchange(handled_later_, 0);
+  bool completed = run_handler(*request, reply);
+  handling_ = std::move(outer);
+  if (std::uint64_t later = std::exchange(handled_later_, outer_later); later != 0) {
+    // A handler that failed after taking its Responder answers with that failure now; whatever
+    // the Responder sends later finds the request answered.
+    if (!completed) answer_deferred(later, [&](Envelope::Builder e) { copy_body(reply, e); });
+    return;
   }
+  zmq::message_t frame = out.to_frame();
+  // Transient failures must stay retryable.
+  if (!key.empty() && !is_transient_error(reply)) remember_reply(key, request->which(), frame);
+  send_reply(to, std::move(frame));
+}
+
+bool Client::answer_from_earlier(const Requester& to, const std::string& key,
+                                 Envelope::Which body) {
+  if (auto cached = replies_by_key_.find(key); cached != replies_by_key_.end()) {
+    if (cached->second.body != body) {
+      send_reply(to, key_reused(key, to.correlation));
+    } else {
+      ++counters_.replayed_replies;
+      send_reply(to, readdressed(cached->second.reply, to.correlation));
+    }
+    return true;
+  }
+  if (auto pending = deferred_by_key_.find(key); pending != deferred_by_key_.end()) {
+    Deferred& first = deferred_.at(pending->second);
+    if (first.body != body) {
+      send_reply(to, key_reused(key, to.correlation));
+    } else {
+      first.retries.push_back(to);  // answered with the first one
+    }
+    return true;
+  }
+  return false;
+}
+
+bool Client::run_handler(const Incoming& request, Envelope::Builder reply) {
+  try {
+    if (!handler_(request, reply)) {
+      ++counters_.unimplemented;
+      reply.setUnimplemented(request.envelope());
+    } else if (reply.isNone() && handled_later_ == 0) {
+      set_error(reply, Error::Kind::FAILED, "the service produced no reply (a bug)");
+    }
+    return true;
+  } catch (const std::exception& e) {
+    ++counters_.handler_failures;
+    spdlog::error("handling {} failed: {}", body_name(request.envelope()), e.what());
+    set_error(reply, Error::Kind::FAILED, e.what());
+  } catch (const kj::Exception& e) {
+    // Cap'n Proto throws when a typed read meets a structure that passed the frame checks
+    // but is not what the schema says: the request is malformed.
+    ++counters_.rejected_frames;
+    spdlog::warn("{} from {} unreadable: {}", body_name(request.envelope()),
+                 request.header().getSource().cStr(), e.getDescription().cStr());
+    set_error(reply, Error::Kind::INVALID,
+              std::string("malformed request: ") + e.getDescription().cStr());
+  }
+  return false;
+}
+
+Responder Client::answer_later() {
+  // handling_ is empty outside a handler, and after the first call within one.
+  if (!handling_) throw std::logic_error("answer_later() outside a request handler, or twice");
+  std::uint64_t id = next_deferred_++;
+  if (!handling_->key.empty()) deferred_by_key_[handling_->key] = id;
+  deferred_.emplace(id, std::move(*handling_));
+  handling_.reset();
+  handled_later_ = id;
+  ++counters_.answered_later;
+  std::weak_ptr<Client*> client = lifeline_;
+  return Responder([client, id](const Build& body) {
+    // A Client that is gone answered `unavailable` when it went.
+    if (auto alive = client.lock()) (*alive)->answer_deferred(id, body);
+  });
+}
+
+void Client::answer_deferred(std::uint64_t id, const Build& body) {
+  auto it = deferred_.find(id);
+  if (it == deferred_.end()) return;  // answered already
+  Deferred deferred = std::move(it->second);
+  deferred_.erase(it);
+  if (!deferred.key.empty()) deferred_by_key_.erase(deferred.key);
+
+  Outgoing out;
+  auto reply = out.envelope();
+  fill_header(reply, deferred.first.correlation);
+  try {
+    body(reply);
+    if (reply.isNone())
+      set_error(reply, Error::Kind::FAILED, "the service produced no reply (a bug)");
+  } catch (const std::exception& e) {
+    ++counters_.handler_failures;
+    spdlog::error("answering a request later failed: {}", e.what());
+    set_error(reply, Error::Kind::FAILED, e.what());
+  } catch (const kj::Exception& e) {
+    ++counters_.handler_failures;
+    spdlog::error("answering a request later failed: {}", e.getDescription().cStr());
+    set_error(reply, Error::Kind::FAILED, e.getDescription().cStr());
+  }
+  zmq::message_t frame = out.to_frame();
+  bool remember = !deferred.key.empty() && !is_transient_error(reply);
+  if (remember) remember_reply(deferred.key, deferred.body, frame);
+  if (!deferred.retries.empty()) {
+    std::vector<capnp::word> words(frame.size() / sizeof(capnp::word));
+    std::memcpy(words.data(), frame.data(), words.size() * sizeof(capnp::word));
+    for (const auto& retry : deferred.retries) {
+      ++counters_.replayed_replies;
+      send_reply(retry, readdressed(words, retry.correlation));
+    }
+  }
+  send_reply(deferred.first, std::move(frame));
+}
+
+void Client::send_reply(const Requester& to, zmq::message_t&& frame) {
   const char kind = kind::reply;
   requests_.send(zmq::buffer(&kind, 1), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-  requests_.send(route, zmq::send_flags::sndmore);
-  requests_.send(reply_frame, zmq::send_flags::none);
+  requests_.send(zmq::buffer(to.route), zmq::send_flags::sndmore);
+  requests_.send(frame, zmq::send_flags::none);
+}
+
+zmq::message_t Client::key_reused(const std::string& key, std::uint64_t correlation) {
+  // A key names one request; reusing it for another is the caller's bug, not a retry.
+  Outgoing out;
+  fill_header(out.envelope(), correlation);
+  set_error(out.envelope(), Error::Kind::INVALID,
+            "idempotency key '" + key + "' was already used for a different request");
+  return out.to_frame();
+}
+
+zmq::message_t Client::readdressed(const std::vector<capnp::word>& reply,
+                                   std::uint64_t correlation) {
+  // The same answer, addressed to this attempt's correlation id.
+  capnp::FlatArrayMessageReader original(kj::arrayPtr(reply.data(), reply.size()));
+  capnp::MallocMessageBuilder copy;
+  copy.setRoot(original.getRoot<Envelope>());
+  auto readdressed = copy.getRoot<Envelope>();
+  readdressed.getHeader().setCorrelationId(correlation);
+  readdressed.getHeader().setSequence(++sequence_);
+  zmq::message_t frame(capnp::computeSerializedSizeInWords(copy) * sizeof(capnp::word));
+  kj::ArrayOutputStream stream(kj::arrayPtr(static_cast<kj::byte*>(frame.data()), frame.size()));
+  capnp::writeMessage(stream, copy);
+  return frame;
 }
 
 void Client::remember_reply(const std::string& key, Envelope::Which body,

@@ -18,6 +18,7 @@
 #include "mp/bus/endpoints.h"
 #include "mp/bus/frame.h"
 #include "mp/bus/reactor.h"
+#include "mp/bus/responder.h"
 
 namespace mp::bus {
 
@@ -29,9 +30,6 @@ inline constexpr char control = 'C';  // worker <-> broker (register, heartbeat,
 inline constexpr char deliver = 'D';  // broker -> worker, address = opaque client route
 inline constexpr char reply = 'R';    // worker -> broker, address = the route it was given
 }  // namespace kind
-
-// Fills an envelope's body. The header is the client's to fill.
-using Build = std::function<void(mp::schema::Envelope::Builder)>;
 
 // The outcome of a request: the reply envelope, or a local error (deadline passed, bus gone).
 struct Reply {
@@ -66,6 +64,7 @@ struct ClientCounters {
   std::uint64_t unimplemented = 0;     // requests whose body this service does not serve
   std::uint64_t replayed_replies = 0;  // idempotent retries answered from the cache
   std::uint64_t registrations = 0;     // times this worker (re)registered with a broker
+  std::uint64_t answered_later = 0;    // requests answered through a Responder
 };
 
 class Client {
@@ -76,6 +75,7 @@ class Client {
   // client answers `unimplemented`, echoing the request). Leaving the reply `none` is answered
   // as `failed`. Throwing answers `failed` with the exception's text; the loop goes on.
   // Requests with an idempotency key whose reply is still cached are answered without a call.
+  // A handler that cannot answer at once calls answer_later() and returns true.
   using RequestHandler =
       std::function<bool(const Incoming& request, mp::schema::Envelope::Builder reply)>;
 
@@ -107,6 +107,12 @@ class Client {
   void serve(RequestHandler handler);
   // Called after every (re)registration, e.g. to resend state the broker's peers may have missed.
   void on_registered(std::function<void()> callback) { on_registered_ = std::move(callback); }
+  // Only from inside the RequestHandler: the request being handled is answered later, through
+  // the Responder (what the handler left in `reply` is not sent). A retry with the same
+  // idempotency key that arrives meanwhile is not handled again: it gets the same answer when
+  // the first one is answered. Requests still unanswered when the Client is destroyed are
+  // answered `unavailable`. Throws std::logic_error outside a handler, or called twice.
+  Responder answer_later();
 
  private:
   struct Pending {
@@ -125,7 +131,29 @@ class Client {
   void finish(std::uint64_t correlation, Reply reply);
   void handle_answer(zmq::message_t&& envelope_frame);
   void handle_control(const Incoming& message);
+  // Where one request's reply goes: the broker's route to the requester and its correlation id.
+  struct Requester {
+    std::string route;
+    std::uint64_t correlation = 0;
+  };
+  // A request whose answer comes later, and the retries (same idempotency key) waiting for it.
+  struct Deferred {
+    Requester first;
+    mp::schema::Envelope::Which body;
+    std::string key;
+    std::vector<Requester> retries;
+  };
   void handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_frame);
+  // Whether a request with `key` was answered already or is being answered; if so, answers it.
+  bool answer_from_earlier(const Requester& to, const std::string& key,
+                           mp::schema::Envelope::Which body);
+  // Runs the handler into `reply`; false if it threw (`reply` then holds the error).
+  bool run_handler(const Incoming& request, mp::schema::Envelope::Builder reply);
+  void answer_deferred(std::uint64_t id, const Build& body);
+  void send_reply(const Requester& to, zmq::message_t&& frame);
+  zmq::message_t key_reused(const std::string& key, std::uint64_t correlation);
+  // A serialised reply sent again to another correlation id.
+  zmq::message_t readdressed(const std::vector<capnp::word>& reply, std::uint64_t correlation);
   void remember_reply(const std::string& key, mp::schema::Envelope::Which body,
                       const zmq::message_t& frame);
   void send_control(const Build& body);
@@ -160,6 +188,15 @@ class Client {
   };
   std::map<std::string, CachedReply> replies_by_key_;  // oldest first in reply_order_
   std::list<std::string> reply_order_;
+
+  // Requests answered later, by an id of their own; those with a key also by key.
+  std::map<std::uint64_t, Deferred> deferred_;
+  std::map<std::string, std::uint64_t> deferred_by_key_;
+  std::uint64_t next_deferred_ = 1;
+  std::optional<Deferred> handling_;  // the request whose handler runs now
+  std::uint64_t handled_later_ = 0;   // set by answer_later() while the handler runs
+  // Responders reach the Client through this; it expires with the Client.
+  std::shared_ptr<Client*> lifeline_ = std::make_shared<Client*>(this);
 
   ClientCounters counters_;
 };
