@@ -44,3 +44,51 @@ struct AgentReply {
 struct AgentNoticeAcknowledged {
   # agent -> session: the student dismissed the privacy notice; not shown again for this user.
 }
+
+struct AgentThumbnailRequest {
+  # session -> agent: send images of the session's screen until `leaseMs` from now; the next
+  # request renews (or changes) the stream. Stream 0 is the dashboard's grid, stream 1 a live
+  # view of one station (larger, more often). Pixels for stations never travel on the bus: only
+  # these small JPEGs do.
+  stream @0 :UInt8;
+  intervalMs @1 :UInt32;   # at most one image per interval; an unchanged screen is not resent
+  width @2 :UInt16;        # of the image; the height keeps the screen's proportions
+  maxBytes @3 :UInt32;     # JPEG size limit: the quality (then the size) is lowered to fit
+  leaseMs @4 :UInt32;      # 0: stop this stream now
+}
+
+struct AgentThumbnail {
+  # agent -> session: one image of a stream.
+  stream @0 :UInt8;
+  jpeg @1 :Data;
+  width @2 :UInt16;
+  height @3 :UInt16;
+  capturedAtNs @4 :Int64;  # CLOCK_REALTIME
+}
+
+struct AgentInput {
+  # session -> agent: an operator's input for the session (take control), injected with XTest.
+  events @0 :List(InputEvent);
+}
+
+struct InputEvent {
+  union {
+    pointer @0 :PointerMove;
+    button @1 :PointerButton;
+    key @2 :KeyPress;
+  }
+  struct PointerMove {
+    # Where on the screen, as a fraction of its width and height in 1/65535ths, so the sender
+    # needs no screen size (the browser shows a scaled image).
+    x @0 :UInt16;
+    y @1 :UInt16;
+  }
+  struct PointerButton {
+    button @0 :UInt8;      # 1 left, 2 middle, 3 right, 4/5 wheel up/down
+    down @1 :Bool;
+  }
+  struct KeyPress {
+    keysym @0 :UInt32;     # an X keysym (a Unicode character c is 0x01000000 + c)
+    down @1 :Bool;
+  }
+}

@@ -115,5 +115,13 @@ struct Envelope {
     agentShowMessage @66 :Agent.AgentShowMessage;
     agentReply @67 :Agent.AgentReply;
     agentNoticeAcknowledged @68 :Agent.AgentNoticeAcknowledged;
+
+    # thumbnails and take control
+    thumbnailWatch @69 :Session.ThumbnailWatch;
+    thumbnail @70 :Session.Thumbnail;
+    remoteInput @71 :Session.RemoteInput;
+    agentThumbnailRequest @72 :Agent.AgentThumbnailRequest;
+    agentThumbnail @73 :Agent.AgentThumbnail;
+    agentInput @74 :Agent.AgentInput;
   }
 }

@@ -8,6 +8,7 @@ $Cxx.namespace("mp::schema");
 
 using Bus = import "bus.capnp";
 using Transport = import "transport.capnp";
+using Agent = import "agent.capnp";
 
 enum Role {
   unknown @0;
@@ -170,4 +171,35 @@ struct MessageReply {
   messageId @2 :UInt64;
   text @3 :Text;
   atNs @4 :Int64;
+}
+
+struct ThumbnailWatch {
+  # Request to "session": someone watches these stations (empty: all). Reply: Ack. While the
+  # lease lasts, each watched session's screen is published as events on topic
+  # "thumbnail.<station key>" (Thumbnail); renew before it ends. mp-session keeps no state for
+  # it: each request is passed on to the sessions' agents, which hold the lease.
+  stations @0 :List(Text);
+  stream @1 :UInt8;        # 0: grid thumbnails; 1: a live view (larger, more often)
+  intervalMs @2 :UInt32;
+  width @3 :UInt16;
+  maxBytes @4 :UInt32;
+  leaseMs @5 :UInt32;      # 0: stop now
+}
+
+struct Thumbnail {
+  # Event on "thumbnail.<station key>": the newest image of a session's screen.
+  stationKey @0 :Text;
+  sessionId @1 :UInt64;
+  stream @2 :UInt8;
+  jpeg @3 :Data;
+  width @4 :UInt16;
+  height @5 :UInt16;
+  capturedAtNs @6 :Int64;
+}
+
+struct RemoteInput {
+  # Request to "session": an operator's mouse and keyboard for the session on a station (take
+  # control). Reply: Ack, or error unavailable when the session's agent is not up.
+  stationKey @0 :Text;
+  events @1 :List(Agent.InputEvent);
 }
