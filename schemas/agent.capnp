@@ -75,7 +75,7 @@ struct InputEvent {
   union {
     pointer @0 :PointerMove;
     button @1 :PointerButton;
-    key @2 :KeyPress;
+    key @2 :KeyStroke;
   }
   struct PointerMove {
     # Where on the screen, as a fraction of its width and height in 1/65535ths, so the sender
@@ -87,7 +87,7 @@ struct InputEvent {
     button @0 :UInt8;      # 1 left, 2 middle, 3 right, 4/5 wheel up/down
     down @1 :Bool;
   }
-  struct KeyPress {
+  struct KeyStroke {
     keysym @0 :UInt32;     # an X keysym (a Unicode character c is 0x01000000 + c)
     down @1 :Bool;
   }
