@@ -106,6 +106,9 @@ void AgentChannel::handle(const mp::bus::ChannelServer::Peer& route, const Incom
       if (events_.reply) events_.reply(reply.getMessageId(), text);
       return;
     }
+    case Envelope::AGENT_THUMBNAIL:
+      take_thumbnail(envelope.getAgentThumbnail());
+      return;
     case Envelope::AGENT_NOTICE_ACKNOWLEDGED:
       if (events_.notice_acknowledged) events_.notice_acknowledged();
       return;
@@ -133,12 +136,15 @@ void AgentChannel::set_state(const AgentStateWanted& state) {
   if (!route_.empty()) send_state(route_);
 }
 
+bool AgentChannel::connected(std::string* reason) const {
+  if (up_ && !route_.empty()) return true;
+  if (reason) *reason = "the session's agent is not connected";
+  return false;
+}
+
 bool AgentChannel::show_message(std::uint64_t message_id, const std::string& from,
                                 const std::string& text, std::string* reason) {
-  if (!up_ || route_.empty()) {
-    if (reason) *reason = "the session's agent is not connected";
-    return false;
-  }
+  if (!connected(reason)) return false;
   server_.send(route_, [&](Envelope::Builder e) {
     auto show = e.initAgentShowMessage();
     show.setMessageId(message_id);
@@ -146,6 +152,51 @@ bool AgentChannel::show_message(std::uint64_t message_id, const std::string& fro
     show.setText(text);
   });
   return true;
+}
+
+bool AgentChannel::request_thumbnails(const ThumbnailRequest& request, std::string* reason) {
+  if (!connected(reason)) return false;
+  server_.send(route_, [&](Envelope::Builder e) {
+    auto r = e.initAgentThumbnailRequest();
+    r.setStream(request.stream);
+    r.setIntervalMs(request.interval_ms);
+    r.setWidth(request.width);
+    r.setMaxBytes(request.max_bytes);
+    r.setLeaseMs(request.lease_ms);
+  });
+  return true;
+}
+
+bool AgentChannel::send_input(capnp::List<mp::schema::InputEvent>::Reader events,
+                              std::string* reason) {
+  if (!connected(reason)) return false;
+  server_.send(route_, [&](Envelope::Builder e) { e.initAgentInput().setEvents(events); });
+  return true;
+}
+
+void AgentChannel::take_thumbnail(mp::schema::AgentThumbnail::Reader thumbnail) {
+  // The agent runs as the student: its images are checked like any input from the wire.
+  auto jpeg = thumbnail.getJpeg();
+  const char* why = nullptr;
+  if (thumbnail.getStream() > kMaxStream) {
+    why = "unknown stream";
+  } else if (jpeg.size() < 4 || jpeg.size() > kMaxThumbnailBytes) {
+    why = "size out of bounds";
+  } else if (jpeg[0] != 0xFF || jpeg[1] != 0xD8) {
+    why = "not a JPEG";
+  } else if (thumbnail.getWidth() == 0 || thumbnail.getHeight() == 0 ||
+             thumbnail.getWidth() > kMaxImageSide || thumbnail.getHeight() > kMaxImageSide) {
+    why = "dimensions out of bounds";
+  }
+  if (why != nullptr) {
+    // At most one line per 100 drops: a broken agent must not flood the log.
+    if (thumbnails_dropped_++ % 100 == 0) {
+      spdlog::warn("session {}: thumbnail dropped: {} ({} dropped so far)", session_id_, why,
+                   thumbnails_dropped_);
+    }
+    return;
+  }
+  if (events_.thumbnail) events_.thumbnail(thumbnail);
 }
 
 }  // namespace mp::session

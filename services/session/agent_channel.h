@@ -20,6 +20,7 @@
 #include "mp/bus/channel.h"
 #include "mp/bus/frame.h"
 #include "mp/bus/reactor.h"
+#include "screen_requests.h"
 
 namespace mp::session {
 
@@ -36,6 +37,8 @@ class AgentChannel {
     std::function<void(bool up)> up_changed;
     std::function<void(std::uint64_t message_id, const std::string& text)> reply;
     std::function<void()> notice_acknowledged;
+    // An image of the session's screen, checked (size, dimensions, JPEG start).
+    std::function<void(mp::schema::AgentThumbnail::Reader)> thumbnail;
   };
   struct Options {
     std::chrono::milliseconds dead_after{1000};
@@ -62,11 +65,17 @@ class AgentChannel {
   bool show_message(std::uint64_t message_id, const std::string& from, const std::string& text,
                     std::string* reason);
 
+  // Passes a thumbnail stream request or an operator's input to the agent; false (with
+  // `reason`) when no agent is connected.
+  bool request_thumbnails(const ThumbnailRequest& request, std::string* reason);
+  bool send_input(capnp::List<mp::schema::InputEvent>::Reader events, std::string* reason);
+
   bool up() const { return up_; }
   // What the agent last reported.
   pid_t agent_pid() const { return agent_pid_; }
   bool lock_shown() const { return lock_shown_; }
   std::uint64_t heartbeats() const { return heartbeats_; }
+  std::uint64_t thumbnails_dropped() const { return thumbnails_dropped_; }
   // Marks the agent as up without a heartbeat yet: after a restart of mp-session the record
   // still says up, and the reconnecting agent gets `dead_after` to prove it.
   void assume_up();
@@ -76,6 +85,8 @@ class AgentChannel {
   void send_state(const mp::bus::ChannelServer::Peer& route);
   void check_liveness();
   void set_up(bool up);
+  bool connected(std::string* reason) const;
+  void take_thumbnail(mp::schema::AgentThumbnail::Reader thumbnail);
 
   mp::bus::Reactor& reactor_;
   std::uint64_t session_id_;
@@ -92,6 +103,7 @@ class AgentChannel {
   pid_t agent_pid_ = 0;
   bool lock_shown_ = false;
   std::uint64_t heartbeats_ = 0;
+  std::uint64_t thumbnails_dropped_ = 0;
   mp::bus::ChannelServer server_;  // last: its handler uses the members above
 };
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <variant>
 
+#include "screen_requests.h"
 #include "session_store.h"
 
 namespace mp::session {
@@ -28,6 +29,8 @@ class Desktops {
         reply;
     // The student dismissed the privacy notice.
     std::function<void(std::uint64_t session_id)> notice_acknowledged;
+    // An image of the session's screen from its agent (checked).
+    std::function<void(std::uint64_t session_id, mp::schema::AgentThumbnail::Reader)> thumbnail;
   };
 
   virtual ~Desktops() = default;
@@ -60,6 +63,13 @@ class Desktops {
   virtual bool show_message(std::uint64_t session_id, std::uint64_t message_id,
                             const std::string& from, const std::string& text,
                             std::string* reason) = 0;
+  // Passes a thumbnail stream request, or an operator's input, to the session's agent; false
+  // with a reason if it could not.
+  virtual bool request_thumbnails(std::uint64_t session_id, const ThumbnailRequest& request,
+                                  std::string* reason) = 0;
+  virtual bool send_input(std::uint64_t session_id,
+                          capnp::List<mp::schema::InputEvent>::Reader events,
+                          std::string* reason) = 0;
 };
 
 }  // namespace mp::session

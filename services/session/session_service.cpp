@@ -92,6 +92,8 @@ SessionService::SessionService(SessionStore& store, const PasswordHasher& hasher
       .reply = [this](std::uint64_t id, std::uint64_t message_id,
                       const std::string& text) { agent_replied(id, message_id, text); },
       .notice_acknowledged = [this](std::uint64_t id) { notice_acknowledged(id); },
+      .thumbnail = [this](std::uint64_t id,
+                          mp::schema::AgentThumbnail::Reader image) { agent_thumbnail(id, image); },
   });
   if (store_.existed_before()) {
     // Restart path: the store is the state; transports resync their stations by themselves.
@@ -243,6 +245,12 @@ bool SessionService::handle(const Incoming& request, Envelope::Builder reply) {
       return true;
     case Envelope::SEND_MESSAGE:
       send_message(envelope.getSendMessage(), text(request.header().getOperator()), reply);
+      return true;
+    case Envelope::THUMBNAIL_WATCH:
+      watch_thumbnails(envelope.getThumbnailWatch(), reply);
+      return true;
+    case Envelope::REMOTE_INPUT:
+      remote_input(envelope.getRemoteInput(), reply);
       return true;
     default:
       return false;

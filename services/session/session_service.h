@@ -36,6 +36,9 @@ inline constexpr std::string_view kStationTopic = "session.station";
 inline constexpr std::string_view kUserTopic = "session.user";
 inline constexpr std::string_view kSessionTopic = "session.session";
 inline constexpr std::string_view kReplyTopic = "session.reply";
+// Images of session screens, events on "thumbnail.<station key>": outside "session" so that
+// the replicas of mp-session's state do not receive them.
+inline constexpr std::string_view kThumbnailTopicPrefix = "thumbnail.";
 inline constexpr const char* kDefaultPrivacyNotice =
     "This computer is monitored. Your activities may be seen by the teacher.";
 
@@ -176,6 +179,12 @@ class SessionService {
                    mp::schema::Envelope::Builder reply);
   void send_message(mp::schema::SendMessage::Reader body, const std::string& operator_name,
                     mp::schema::Envelope::Builder reply);
+
+  // The operators' screen requests (screen_relay.cpp): passed on to the agents.
+  void watch_thumbnails(mp::schema::ThumbnailWatch::Reader body,
+                        mp::schema::Envelope::Builder reply);
+  void remote_input(mp::schema::RemoteInput::Reader body, mp::schema::Envelope::Builder reply);
+  void agent_thumbnail(std::uint64_t session_id, mp::schema::AgentThumbnail::Reader thumbnail);
 
   // Events from the desktops.
   void desktop_ended(std::uint64_t session_id, const std::string& reason);

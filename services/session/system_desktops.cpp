@@ -95,6 +95,10 @@ std::unique_ptr<AgentChannel> SystemDesktops::open_channel(std::uint64_t id,
           [this, id] {
             if (events_.notice_acknowledged) events_.notice_acknowledged(id);
           },
+      .thumbnail =
+          [this, id](mp::schema::AgentThumbnail::Reader thumbnail) {
+            if (events_.thumbnail) events_.thumbnail(id, thumbnail);
+          },
   };
   return std::make_unique<AgentChannel>(context_, reactor_, files.agent_socket, owner_of(account),
                                         id, incarnation_, std::move(events), options_.channel);
@@ -367,15 +371,33 @@ void SystemDesktops::set_privacy_notice(std::uint64_t id, const std::string& tex
   it->second->channel->set_state(wanted(*it->second));
 }
 
-bool SystemDesktops::show_message(std::uint64_t id, std::uint64_t message_id,
-                                  const std::string& from, const std::string& text,
-                                  std::string* reason) {
+AgentChannel* SystemDesktops::running_channel(std::uint64_t id, std::string* reason) {
   auto it = running_.find(id);
   if (it == running_.end()) {
     if (reason) *reason = "the session has no running desktop";
-    return false;
+    return nullptr;
   }
-  return it->second->channel->show_message(message_id, from, text, reason);
+  return it->second->channel.get();
+}
+
+bool SystemDesktops::show_message(std::uint64_t id, std::uint64_t message_id,
+                                  const std::string& from, const std::string& text,
+                                  std::string* reason) {
+  auto* channel = running_channel(id, reason);
+  return channel != nullptr && channel->show_message(message_id, from, text, reason);
+}
+
+bool SystemDesktops::request_thumbnails(std::uint64_t id, const ThumbnailRequest& request,
+                                        std::string* reason) {
+  auto* channel = running_channel(id, reason);
+  return channel != nullptr && channel->request_thumbnails(request, reason);
+}
+
+bool SystemDesktops::send_input(std::uint64_t id,
+                                capnp::List<mp::schema::InputEvent>::Reader events,
+                                std::string* reason) {
+  auto* channel = running_channel(id, reason);
+  return channel != nullptr && channel->send_input(events, reason);
 }
 
 const AgentChannel* SystemDesktops::channel(std::uint64_t id) const {

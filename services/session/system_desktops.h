@@ -59,6 +59,10 @@ class SystemDesktops : public Desktops {
   void set_privacy_notice(std::uint64_t session_id, const std::string& text) override;
   bool show_message(std::uint64_t session_id, std::uint64_t message_id, const std::string& from,
                     const std::string& text, std::string* reason) override;
+  bool request_thumbnails(std::uint64_t session_id, const ThumbnailRequest& request,
+                          std::string* reason) override;
+  bool send_input(std::uint64_t session_id, capnp::List<mp::schema::InputEvent>::Reader events,
+                  std::string* reason) override;
 
   // Sessions still ending (processes not yet gone).
   bool ending() const { return !dying_.empty(); }
@@ -104,6 +108,8 @@ class SystemDesktops : public Desktops {
   // The rest of a desktop once its display is up: session command, agent channel, agent.
   // Error text on failure (the display is ended then).
   std::string start_on_display(Starting& starting, const StartedDisplay& display);
+  // The channel of a running session; null with a reason if there is none.
+  AgentChannel* running_channel(std::uint64_t session_id, std::string* reason);
   std::unique_ptr<AgentChannel> open_channel(std::uint64_t session_id, const SessionFiles& files,
                                              const UnixAccount& account);
   void watch_display(Running& running, int pidfd, pid_t pid);

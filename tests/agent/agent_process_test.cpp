@@ -20,6 +20,8 @@
 #include "palette.h"
 #include "xvfb_display.h"
 
+#include <turbojpeg.h>
+
 namespace mp::test {
 namespace {
 
@@ -479,6 +481,104 @@ TEST_F(AgentProcessTest, LostDisplayEndsTheAgentWithAnError) {
   auto code = agent->wait(5s);
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 3);
+}
+
+// The centre pixel of a JPEG thumbnail, decoded.
+std::uint32_t jpeg_centre(const std::string& jpeg) {
+  tjhandle handle = tjInitDecompress();
+  int width = 0, height = 0, subsampling = 0, colourspace = 0;
+  const auto* data = reinterpret_cast<const unsigned char*>(jpeg.data());
+  std::uint32_t centre = 0xFFFFFFFF;
+  if (tjDecompressHeader3(handle, data, jpeg.size(), &width, &height, &subsampling, &colourspace) ==
+      0) {
+    std::vector<unsigned char> rgb(std::size_t(width) * height * 3);
+    if (tjDecompress2(handle, data, jpeg.size(), rgb.data(), width, 0, height, TJPF_RGB, 0) == 0) {
+      const auto* p = &rgb[(std::size_t(height / 2) * width + width / 2) * 3];
+      centre = (std::uint32_t(p[0]) << 16) | (p[1] << 8) | p[2];
+    }
+  }
+  tjDestroy(handle);
+  return centre;
+}
+
+bool close_colour(std::uint32_t a, std::uint32_t b) {
+  for (int shift : {0, 8, 16}) {
+    if (std::abs(int((a >> shift) & 0xff) - int((b >> shift) & 0xff)) > 16) return false;
+  }
+  return true;
+}
+
+TEST_F(AgentProcessTest, ThumbnailsShowTheScreenWhileLeasedAndStopAfter) {
+  DesktopWindow desktop(x_);
+  auto agent = start_agent();
+  ASSERT_TRUE(eventually([&] { return !session_->heartbeats().empty(); }, 5s));
+  session_->request_thumbnails(0, 200, 320, 10240, 1500);
+  ASSERT_TRUE(eventually([&] { return !session_->thumbnails().empty(); }, 3s));
+  auto first = session_->thumbnails().front();
+  EXPECT_EQ(first.stream, 0);
+  EXPECT_EQ(first.width, 320);
+  EXPECT_EQ(first.height, 240);
+  EXPECT_LE(first.jpeg.size(), 10240u);
+  EXPECT_TRUE(close_colour(jpeg_centre(first.jpeg), DesktopWindow::kColour))
+      << std::hex << jpeg_centre(first.jpeg);
+
+  // Unchanged: not sent again. Changed: sent within an interval or two.
+  std::this_thread::sleep_for(600ms);
+  EXPECT_EQ(session_->thumbnails().size(), 1u);
+  XSetWindowBackground(x_.display(), desktop.window(), 0xC62828);
+  XClearWindow(x_.display(), desktop.window());
+  XSync(x_.display(), False);
+  ASSERT_TRUE(eventually([&] { return session_->thumbnails().size() >= 2; }, 1s));
+  EXPECT_TRUE(close_colour(jpeg_centre(session_->thumbnails().back().jpeg), 0xC62828));
+
+  // Nobody renews the lease: no more images, whatever the screen does.
+  std::this_thread::sleep_for(1500ms);
+  auto count = session_->thumbnails().size();
+  XSetWindowBackground(x_.display(), desktop.window(), 0x1565C0);
+  XClearWindow(x_.display(), desktop.window());
+  XSync(x_.display(), False);
+  std::this_thread::sleep_for(800ms);
+  EXPECT_EQ(session_->thumbnails().size(), count);
+}
+
+TEST_F(AgentProcessTest, TakeControlTypesAnyCharacterMovesAndClicks) {
+  DesktopWindow desktop(x_);
+  auto agent = start_agent();
+  ASSERT_TRUE(eventually([&] { return !session_->heartbeats().empty(); }, 5s));
+  // "Hi!" needs Shift twice; e-acute is on no key of Xvfb's keymap (bound on the fly).
+  std::vector<std::uint32_t> keysyms = {'H', 'i', '!', 0xE9};
+  session_->send_body([&](mp::schema::Envelope::Builder e) {
+    auto events = e.initAgentInput().initEvents(static_cast<unsigned>(keysyms.size() * 2 + 3));
+    unsigned i = 0;
+    for (auto keysym : keysyms) {
+      for (bool down : {true, false}) {
+        auto key = events[i++].initKey();
+        key.setKeysym(keysym);
+        key.setDown(down);
+      }
+    }
+    auto move = events[i++].initPointer();
+    move.setX(32768);  // the middle of a 1024x768 screen
+    move.setY(16384);  // a quarter down
+    auto press = events[i++].initButton();
+    press.setButton(3);
+    press.setDown(true);
+    auto release = events[i++].initButton();
+    release.setButton(3);
+    release.setDown(false);
+  });
+  ASSERT_TRUE(eventually(
+      [&] {
+        desktop.collect();
+        return desktop.typed().size() >= 4 && desktop.clicks() == 1;
+      },
+      3s))
+      << "typed '" << desktop.typed() << "', " << desktop.clicks() << " clicks";
+  EXPECT_EQ(desktop.typed(), "Hi!\xE9");
+  auto click = desktop.last_click();
+  EXPECT_NEAR(click[0], 511, 1);
+  EXPECT_NEAR(click[1], 191, 1);
+  EXPECT_EQ(click[2], 3);
 }
 
 }  // namespace

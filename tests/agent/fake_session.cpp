@@ -108,6 +108,14 @@ void FakeSession::handle(zmq::socket_t& socket, const std::string& route, zmq::m
       case mp::schema::Envelope::AGENT_NOTICE_ACKNOWLEDGED:
         ++notice_acknowledgements_;
         break;
+      case mp::schema::Envelope::AGENT_THUMBNAIL: {
+        auto t = envelope.getAgentThumbnail();
+        auto jpeg = t.getJpeg();
+        thumbnails_.push_back(SeenThumbnail{
+            t.getStream(), std::string(reinterpret_cast<const char*>(jpeg.begin()), jpeg.size()),
+            t.getWidth(), t.getHeight(), std::chrono::steady_clock::now()});
+        break;
+      }
       default:
         ++undecodable_;
         break;
@@ -149,14 +157,33 @@ void FakeSession::set_state(DesiredState state) {
 }
 
 void FakeSession::show_message(std::uint64_t id, const std::string& from, const std::string& text) {
-  std::lock_guard lock(mutex_);
-  commands_.push_back([this, id, from, text](zmq::socket_t& socket) {
-    mp::bus::Outgoing out;
-    out.envelope().initHeader().setSource("session");
-    auto body = out.envelope().initAgentShowMessage();
+  send_body([id, from, text](mp::schema::Envelope::Builder e) {
+    auto body = e.initAgentShowMessage();
     body.setMessageId(id);
     body.setFrom(from);
     body.setText(text);
+  });
+}
+
+void FakeSession::request_thumbnails(std::uint8_t stream, std::uint32_t interval_ms,
+                                     std::uint16_t width, std::uint32_t max_bytes,
+                                     std::uint32_t lease_ms) {
+  send_body([=](mp::schema::Envelope::Builder e) {
+    auto body = e.initAgentThumbnailRequest();
+    body.setStream(stream);
+    body.setIntervalMs(interval_ms);
+    body.setWidth(width);
+    body.setMaxBytes(max_bytes);
+    body.setLeaseMs(lease_ms);
+  });
+}
+
+void FakeSession::send_body(std::function<void(mp::schema::Envelope::Builder)> body) {
+  std::lock_guard lock(mutex_);
+  commands_.push_back([this, body = std::move(body)](zmq::socket_t& socket) {
+    mp::bus::Outgoing out;
+    out.envelope().initHeader().setSource("session");
+    body(out.envelope());
     std::vector<zmq::message_t> frames;
     frames.push_back(out.to_frame());
     std::string route;
@@ -210,6 +237,11 @@ std::optional<SeenHeartbeat> FakeSession::last_heartbeat() const {
 std::vector<SeenReply> FakeSession::replies() const {
   std::lock_guard lock(mutex_);
   return replies_;
+}
+
+std::vector<SeenThumbnail> FakeSession::thumbnails() const {
+  std::lock_guard lock(mutex_);
+  return thumbnails_;
 }
 
 int FakeSession::notice_acknowledgements() const {

@@ -14,6 +14,8 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "envelope.capnp.h"
+
 namespace mp::test {
 
 struct SeenHeartbeat {
@@ -29,6 +31,14 @@ struct SeenHeartbeat {
 struct SeenReply {
   std::uint64_t message_id = 0;
   std::string text;
+};
+
+struct SeenThumbnail {
+  std::uint8_t stream = 0;
+  std::string jpeg;
+  int width = 0;
+  int height = 0;
+  std::chrono::steady_clock::time_point at;
 };
 
 struct DesiredState {
@@ -48,6 +58,10 @@ class FakeSession {
   // A new version of the state, sent at once to the agent last heard from.
   void set_state(DesiredState state);
   void show_message(std::uint64_t id, const std::string& from, const std::string& text);
+  // Any body, to the agent last heard from.
+  void send_body(std::function<void(mp::schema::Envelope::Builder)> body);
+  void request_thumbnails(std::uint8_t stream, std::uint32_t interval_ms, std::uint16_t width,
+                          std::uint32_t max_bytes, std::uint32_t lease_ms);
   // Raw frames (one message) to the agent last heard from: the ROUTER adds the route.
   void send_raw(std::vector<std::string> frames);
   // When the last state was sent (to time how fast the agent shows it).
@@ -57,6 +71,7 @@ class FakeSession {
   std::vector<SeenHeartbeat> heartbeats_from(std::int32_t pid) const;
   std::optional<SeenHeartbeat> last_heartbeat() const;
   std::vector<SeenReply> replies() const;
+  std::vector<SeenThumbnail> thumbnails() const;
   int notice_acknowledgements() const;
   int undecodable() const;
 
@@ -81,6 +96,7 @@ class FakeSession {
   std::chrono::steady_clock::time_point last_state_sent_;
   std::vector<SeenHeartbeat> heartbeats_;
   std::vector<SeenReply> replies_;
+  std::vector<SeenThumbnail> thumbnails_;
   int notice_acknowledgements_ = 0;
   int undecodable_ = 0;
 };

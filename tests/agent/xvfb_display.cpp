@@ -254,9 +254,22 @@ void DesktopWindow::collect() {
   while (XPending(d) > 0) {
     XEvent event;
     XNextEvent(d, &event);
+    if (event.type == MappingNotify) {
+      XRefreshKeyboardMapping(&event.xmapping);  // keysyms bound on the fly (take control)
+      continue;
+    }
     if (event.xany.window != window_) continue;
-    if (event.type == KeyPress) ++keys_;
-    if (event.type == ButtonPress) ++clicks_;
+    if (event.type == KeyPress) {
+      ++keys_;
+      char text[16];
+      KeySym keysym = 0;
+      int n = XLookupString(&event.xkey, text, sizeof text, &keysym, nullptr);
+      typed_.append(text, static_cast<std::size_t>(std::max(n, 0)));
+    }
+    if (event.type == ButtonPress) {
+      ++clicks_;
+      last_click_ = {event.xbutton.x, event.xbutton.y, static_cast<int>(event.xbutton.button)};
+    }
   }
 }
 

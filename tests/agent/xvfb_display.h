@@ -5,6 +5,7 @@
 
 #include <X11/Xlib.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -76,6 +77,9 @@ class DesktopWindow {
   void collect();
   int keys() const { return keys_; }
   int clicks() const { return clicks_; }
+  // The Latin-1 text the keys typed, and where the last click was (x, y, button).
+  const std::string& typed() const { return typed_; }
+  std::array<int, 3> last_click() const { return last_click_; }
   Window window() const { return window_; }
   void focus();
 
@@ -84,6 +88,8 @@ class DesktopWindow {
   Window window_ = 0;
   int keys_ = 0;
   int clicks_ = 0;
+  std::string typed_;
+  std::array<int, 3> last_click_{-1, -1, 0};
 };
 
 }  // namespace mp::test

@@ -8,6 +8,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -64,6 +65,24 @@ class RecordedDesktops : public Desktops {
     messages.push_back({session_id, message_id, from, text});
     return true;
   }
+  bool request_thumbnails(std::uint64_t session_id, const ThumbnailRequest& request,
+                          std::string* reason) override {
+    if (!running.contains(session_id)) {
+      *reason = "the session has no running desktop";
+      return false;
+    }
+    thumbnail_requests.push_back({session_id, request});
+    return true;
+  }
+  bool send_input(std::uint64_t session_id, capnp::List<mp::schema::InputEvent>::Reader events,
+                  std::string* reason) override {
+    if (!running.contains(session_id)) {
+      *reason = "the session has no running desktop";
+      return false;
+    }
+    inputs.push_back({session_id, events.size()});
+    return true;
+  }
 
   // Starts held pending (hold_starts): the test completes or fails them.
   void complete_start(std::uint64_t session_id) {
@@ -91,7 +110,9 @@ class RecordedDesktops : public Desktops {
   std::vector<std::string> added_users, removed_users;
   std::set<std::string> refused_users;
   std::vector<Message> messages;
-  std::string start_error;   // every start fails with it
+  std::vector<std::pair<std::uint64_t, ThumbnailRequest>> thumbnail_requests;
+  std::vector<std::pair<std::uint64_t, std::size_t>> inputs;  // session, number of events
+  std::string start_error;                                    // every start fails with it
   bool hold_starts = false;  // starts wait for complete_start() or fail_start()
   struct Held {
     SessionRecord record;

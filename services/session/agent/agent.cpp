@@ -83,6 +83,20 @@ void Agent::on_message(const mp::bus::Incoming& message) {
       case Envelope::AGENT_SHOW_MESSAGE:
         show_message(envelope.getAgentShowMessage());
         break;
+      case Envelope::AGENT_THUMBNAIL_REQUEST:
+        if (thumbnails_ == nullptr) {
+          ++counters_.ignored_bodies;
+          break;
+        }
+        thumbnails_->request(envelope.getAgentThumbnailRequest());
+        break;
+      case Envelope::AGENT_INPUT:
+        if (!inject_) {
+          ++counters_.ignored_bodies;
+          break;
+        }
+        inject_(envelope.getAgentInput().getEvents());
+        break;
       default:
         ++counters_.ignored_bodies;
         spdlog::warn("ignored a '{}' from the session channel", mp::bus::body_name(envelope));

@@ -13,6 +13,7 @@
 #include "mp/bus/frame.h"
 #include "mp/bus/reactor.h"
 #include "session_link.h"
+#include "thumbnail_streams.h"
 
 namespace mp::agent {
 
@@ -36,6 +37,9 @@ struct AgentCounters {
   std::uint64_t answers_dropped = 0;  // replies lost because too many waited for mp-session
 };
 
+// Applies an operator's input to the session's display (take control).
+using InjectInput = std::function<void(capnp::List<mp::schema::InputEvent>::Reader)>;
+
 class Agent {
  public:
   Agent(AgentIdentity identity, AgentScreen& screen, SendBody send);
@@ -44,6 +48,9 @@ class Agent {
 
   // Heartbeats at once (retrying every 10 ms until the channel is up), then every 250 ms.
   void start(mp::bus::Reactor& reactor);
+  // What serves thumbnail requests and remote input; without them those bodies are ignored.
+  void set_thumbnails(ThumbnailStreams* thumbnails) { thumbnails_ = thumbnails; }
+  void set_input(InjectInput inject) { inject_ = std::move(inject); }
   // Every body mp-session sends. Unknown bodies and unreadable ones are logged and ignored.
   void on_message(const mp::bus::Incoming& message);
   // One heartbeat, after sending answers that waited for mp-session. Returns whether it went.
@@ -68,6 +75,8 @@ class Agent {
   std::string acknowledged_notice_;  // not shown again until mp-session sends another one
   std::deque<BodyBuilder> waiting_answers_;
   mp::bus::Reactor::TimerId first_heartbeat_timer_ = 0;
+  ThumbnailStreams* thumbnails_ = nullptr;
+  InjectInput inject_;
   AgentCounters counters_;
 };
 

@@ -11,8 +11,10 @@
 #include <cstdlib>
 
 #include "agent.h"
+#include "input_injector.h"
 #include "mp/bus/reactor.h"
 #include "mp/bus/service_main.h"
+#include "screen_grabber.h"
 #include "session_link.h"
 #include "x_connection.h"
 #include "x_screen.h"
@@ -60,6 +62,19 @@ int main(int argc, char** argv) {
                                  .display = x.name(),
                                  .pid = static_cast<std::int32_t>(getpid())},
         screen, [&link](const mp::agent::BodyBuilder& body) { return link.send(body); });
+    mp::agent::ScreenGrabber grabber(x);
+    mp::agent::ThumbnailStreams thumbnails(
+        reactor, [&grabber](mp::agent::ScreenImage* image) { return grabber.grab(image); },
+        [&link](const mp::agent::BodyBuilder& body) { return link.send(body); });
+    agent->set_thumbnails(&thumbnails);
+    std::unique_ptr<mp::agent::InputInjector> input;
+    try {
+      input = std::make_unique<mp::agent::InputInjector>(x);
+      agent->set_input(
+          [&input](capnp::List<mp::schema::InputEvent>::Reader events) { input->inject(events); });
+    } catch (const std::exception& e) {
+      spdlog::warn("{}", e.what());
+    }
     reactor.watch_fd(x.fd(), [&screen] { screen.process_pending(); });
     spdlog::info("session {} on display {}, channel {}", session_id, x.name(), endpoint);
     agent->start(reactor);

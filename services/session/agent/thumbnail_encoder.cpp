@@ -1,0 +1,106 @@
+#include "thumbnail_encoder.h"
+
+#include <spdlog/spdlog.h>
+#include <turbojpeg.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace mp::agent {
+
+namespace {
+
+constexpr int kLowestQuality = 15;
+constexpr int kHighestQuality = 80;
+
+// For each output column or row: the two neighbouring source positions at the centre of its
+// area (a 2x2 box there): of different parity, so 1-pixel patterns (checkerboards, hairlines,
+// text strokes) average to grey instead of aliasing to one of their colours.
+std::vector<int> sample_positions(int source, int target) {
+  std::vector<int> positions(static_cast<std::size_t>(target) * 2);
+  for (int i = 0; i < target; ++i) {
+    if (source == target) {
+      positions[2 * i] = positions[2 * i + 1] = i;
+      continue;
+    }
+    int centre = static_cast<int>((2LL * i + 1) * source / (2LL * target));
+    positions[2 * i] = std::clamp(centre - 1, 0, source - 1);
+    positions[2 * i + 1] = std::clamp(centre, 0, source - 1);
+  }
+  return positions;
+}
+
+}  // namespace
+
+void scale_to_width(const ScreenImage& source, int width, RgbImage* out) {
+  int w = std::clamp(width, 1, std::max(source.width, 1));
+  long long h = static_cast<long long>(source.height) * w / std::max(source.width, 1);
+  int height = static_cast<int>(std::max<long long>(h, 1));
+  out->width = w;
+  out->height = height;
+  out->rgb.resize(static_cast<std::size_t>(w) * height * 3);
+  if (source.width <= 0 || source.height <= 0 || source.pixels == nullptr) {
+    std::fill(out->rgb.begin(), out->rgb.end(), 0);
+    return;
+  }
+  std::vector<int> xs = sample_positions(source.width, w);
+  std::vector<int> ys = sample_positions(source.height, height);
+  std::uint8_t* o = out->rgb.data();
+  for (int y = 0; y < height; ++y) {
+    const std::uint8_t* row0 = source.pixels + static_cast<std::size_t>(ys[2 * y]) * source.stride;
+    const std::uint8_t* row1 =
+        source.pixels + static_cast<std::size_t>(ys[2 * y + 1]) * source.stride;
+    for (int x = 0; x < w; ++x) {
+      std::size_t x0 = static_cast<std::size_t>(xs[2 * x]) * 4;
+      std::size_t x1 = static_cast<std::size_t>(xs[2 * x + 1]) * 4;
+      for (int c = 0; c < 3; ++c) {
+        // Source bytes are B, G, R: output channel c (R, G, B) is source byte 2 - c.
+        unsigned sum = row0[x0 + 2 - c] + row0[x1 + 2 - c] + row1[x0 + 2 - c] + row1[x1 + 2 - c];
+        *o++ = static_cast<std::uint8_t>((sum + 2) / 4);
+      }
+    }
+  }
+}
+
+JpegEncoder::JpegEncoder() : handle_(tjInitCompress()) {
+  if (handle_ == nullptr) throw std::runtime_error("libturbojpeg: cannot start a compressor");
+}
+
+JpegEncoder::~JpegEncoder() { tjDestroy(static_cast<tjhandle>(handle_)); }
+
+std::string JpegEncoder::encode(const RgbImage& image, int quality) {
+  unsigned char* jpeg = nullptr;
+  unsigned long size = 0;
+  int rc = tjCompress2(static_cast<tjhandle>(handle_), image.rgb.data(), image.width,
+                       image.width * 3, image.height, TJPF_RGB, &jpeg, &size, TJSAMP_420,
+                       std::clamp(quality, 1, 100), TJFLAG_FASTDCT);
+  std::string out;
+  if (rc == 0) {
+    out.assign(reinterpret_cast<const char*>(jpeg), size);
+  } else {
+    spdlog::warn("libturbojpeg: {}", tjGetErrorStr2(static_cast<tjhandle>(handle_)));
+  }
+  tjFree(jpeg);
+  return out;
+}
+
+std::string encode_within(JpegEncoder& encoder, const RgbImage& image, std::size_t max_bytes,
+                          int* quality) {
+  int q = std::clamp(*quality, kLowestQuality, kHighestQuality);
+  for (;;) {
+    std::string jpeg = encoder.encode(image, q);
+    if (jpeg.empty()) return jpeg;
+    if (jpeg.size() <= max_bytes) {
+      // Well under the limit: try a better picture next time.
+      *quality = jpeg.size() * 10 < max_bytes * 6 ? std::min(q + 5, kHighestQuality) : q;
+      return jpeg;
+    }
+    if (q == kLowestQuality) {
+      *quality = q;
+      return {};
+    }
+    q = std::max(q - 10, kLowestQuality);
+  }
+}
+
+}  // namespace mp::agent

@@ -1,0 +1,124 @@
+#include "thumbnail_streams.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <functional>
+#include <string_view>
+
+namespace mp::agent {
+
+namespace {
+
+using namespace std::chrono;
+
+// The agent's own bounds, whatever mp-session asks: grabbing is the expensive part.
+constexpr std::uint8_t kMaxStream = 1;
+constexpr std::uint32_t kMinIntervalMs = 100;
+constexpr int kMinWidth = 32;
+constexpr int kMaxWidth = 1920;
+constexpr std::uint32_t kMinBytes = 1024;
+constexpr std::uint32_t kMaxBytes = 256 * 1024;
+constexpr std::uint32_t kMaxLeaseMs = 60000;
+
+std::int64_t realtime_ns() {
+  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+ThumbnailStreams::ThumbnailStreams(mp::bus::Reactor& reactor, GrabScreen grab,
+                                   std::function<bool(const mp::bus::Build&)> send)
+    : reactor_(reactor), grab_(std::move(grab)), send_(std::move(send)) {}
+
+ThumbnailStreams::~ThumbnailStreams() {
+  for (auto& [id, stream] : streams_) reactor_.cancel(stream.timer);
+}
+
+void ThumbnailStreams::request(mp::schema::AgentThumbnailRequest::Reader request) {
+  std::uint8_t id = request.getStream();
+  if (id > kMaxStream || request.getLeaseMs() > kMaxLeaseMs) {
+    ++counters_.refused;
+    spdlog::warn("thumbnail request refused: stream {}, lease {} ms", id, request.getLeaseMs());
+    return;
+  }
+  if (request.getLeaseMs() == 0) {
+    stop(id);
+    return;
+  }
+  milliseconds interval(std::max(request.getIntervalMs(), kMinIntervalMs));
+  int width = std::clamp<int>(request.getWidth(), kMinWidth, kMaxWidth);
+  std::size_t max_bytes = std::clamp(request.getMaxBytes(), kMinBytes, kMaxBytes);
+  bool fresh = !streams_.contains(id);
+  Stream& stream = streams_[id];
+  stream.lease_end = steady_clock::now() + milliseconds(request.getLeaseMs());
+  if (!fresh && stream.interval == interval && stream.width == width &&
+      stream.max_bytes == max_bytes) {
+    return;  // a renewal
+  }
+  spdlog::info("thumbnail stream {}: {} px wide, every {} ms, at most {} bytes", id, width,
+               interval.count(), max_bytes);
+  reactor_.cancel(stream.timer);
+  stream.interval = interval;
+  stream.width = stream.fitted_width = width;
+  stream.max_bytes = max_bytes;
+  stream.last_hash = 0;  // a changed stream sends its first image whatever it shows
+  stream.timer = reactor_.every(interval, [this, id] { capture(id); });
+  capture(id);
+}
+
+void ThumbnailStreams::stop(std::uint8_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  reactor_.cancel(it->second.timer);
+  streams_.erase(it);
+  spdlog::info("thumbnail stream {}: stopped", id);
+}
+
+void ThumbnailStreams::capture(std::uint8_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  Stream& stream = it->second;
+  auto now = steady_clock::now();
+  if (now >= stream.lease_end) {
+    stop(id);  // nobody renewed: nobody watches
+    return;
+  }
+  ScreenImage screen;
+  if (!grab_(&screen)) {
+    ++counters_.grab_failed;
+    return;
+  }
+  std::int64_t captured_at = realtime_ns();
+  scale_to_width(screen, stream.fitted_width, &scaled_);
+  std::size_t hash = std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(scaled_.rgb.data()), scaled_.rgb.size()));
+  if (hash == stream.last_hash && now - stream.last_sent < kResendUnchanged) {
+    ++counters_.unchanged;
+    return;
+  }
+  std::string jpeg = encode_within(encoder_, scaled_, stream.max_bytes, &stream.quality);
+  if (jpeg.empty()) {
+    // Too busy a screen for the limit even at the lowest quality: a smaller image next time.
+    ++counters_.too_large;
+    stream.fitted_width = std::max(kMinWidth, scaled_.width * 3 / 4);
+    return;
+  }
+  bool sent = send_([&](mp::schema::Envelope::Builder e) {
+    auto image = e.initAgentThumbnail();
+    image.setStream(id);
+    image.setJpeg(kj::arrayPtr(reinterpret_cast<const kj::byte*>(jpeg.data()), jpeg.size()));
+    image.setWidth(static_cast<std::uint16_t>(scaled_.width));
+    image.setHeight(static_cast<std::uint16_t>(scaled_.height));
+    image.setCapturedAtNs(captured_at);
+  });
+  if (!sent) {
+    ++counters_.not_sent;
+    return;
+  }
+  ++counters_.sent;
+  stream.last_hash = hash;
+  stream.last_sent = now;
+}
+
+}  // namespace mp::agent
