@@ -48,7 +48,8 @@ ClassroomSystem::ClassroomSystem(int stations)
   std::filesystem::create_directories(state_dir_);
   // Session displays from a range of their own, away from tests running in parallel.
   int first_display = 1500 + static_cast<int>(getpid() % 200) * 5;
-  std::string workload = (bin_dir() / "mp-workload").string() + " --pattern";
+  // A pattern with a moving bar (thumbnails change) that echoes typed keys (take control).
+  std::string workload = (bin_dir() / "mp-workload").string() + " --pattern --ticker --echo-keys";
   json config = {
       {"services",
        {{{"name", "bus"}},

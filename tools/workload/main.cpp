@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   app.add_flag("--react-key", options.react_key,
                "flip a 64x64 square at the top-left corner between black and white on every key "
                "press (input-to-pixel latency); the box keeps below it");
+  app.add_flag("--ticker", options.ticker,
+               "pattern: a progress bar that advances every 250 ms (thumbnails change)");
+  app.add_flag("--echo-keys", options.echo_keys, "pattern: show the characters typed");
   app.add_option("--seconds", options.seconds, "exit after this long (default: never)");
   CLI11_PARSE(app, argc, argv);
   if (pattern == box) {

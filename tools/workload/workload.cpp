@@ -1,6 +1,7 @@
 #include "workload.h"
 
 #include <X11/Xutil.h>
+#include <X11/keysym.h>
 #include <poll.h>
 
 #include <chrono>
@@ -49,6 +50,11 @@ Workload::Workload(const std::string& display_name, WorkloadOptions options) : o
                           &attributes);
   XStoreName(display_, window_, "mp-workload");
   gc_ = XCreateGC(display_, window_, 0, nullptr);
+  // Echoed text large enough to read in a screenshot; the server's default font otherwise.
+  if (XFontStruct* font = XLoadQueryFont(display_, "10x20"); font != nullptr) {
+    XSetFont(display_, gc_, font->fid);
+    XFreeFontInfo(nullptr, font, 0);
+  }
   XMapRaised(display_, window_);
   if (options_.mode == WorkloadOptions::Mode::box) {
     make_texture();
@@ -93,6 +99,40 @@ void Workload::draw_pattern() {
   auto m = marker_rect(width_, height_);
   fill(m.x, m.y, m.size, m.size, color(kMarker));
   if (options_.react_key) draw_reaction_square();
+  if (options_.ticker) draw_ticker();
+  if (options_.echo_keys) draw_echo();
+  XFlush(display_);
+}
+
+void Workload::draw_ticker() {
+  auto bar = ticker_bar(width_, height_);
+  int filled = bar.width * (ticks_ % (kTickerSteps + 1)) / kTickerSteps;
+  fill(bar.x, bar.baseline, filled, bar.height, pixel(96, 96, 96));
+  fill(bar.x + filled, bar.baseline, bar.width - filled, bar.height, pixel(224, 224, 224));
+}
+
+void Workload::draw_echo() {
+  auto line = echo_line(width_, height_);
+  fill(line.x, line.baseline - line.height + 6, line.width, line.height, pixel(255, 255, 255));
+  XSetForeground(display_, gc_, pixel(0, 0, 0));
+  XDrawString(display_, window_, gc_, line.x, line.baseline, echoed_.data(),
+              static_cast<int>(echoed_.size()));
+}
+
+void Workload::echo_key(XKeyEvent& key) {
+  char text[16];
+  KeySym keysym = 0;
+  int n = XLookupString(&key, text, sizeof text, &keysym, nullptr);
+  if (keysym == XK_BackSpace) {
+    if (!echoed_.empty()) echoed_.pop_back();
+  } else {
+    for (int i = 0; i < n; ++i) {
+      if (static_cast<unsigned char>(text[i]) >= 0x20 && echoed_.size() < 80) {
+        echoed_.push_back(text[i]);
+      }
+    }
+  }
+  draw_echo();
   XFlush(display_);
 }
 
@@ -154,6 +194,7 @@ void Workload::handle(XEvent& event) {
       break;
     case KeyPress:
     case KeyRelease: {
+      if (event.type == KeyPress && options_.echo_keys) echo_key(event.xkey);
       if (event.type == KeyPress && options_.react_key) {
         reaction_white_ = !reaction_white_;
         draw_reaction_square();
@@ -200,7 +241,18 @@ int Workload::run() {
       handle(event);
     }
     int timeout_ms = 500;
-    if (options_.mode == WorkloadOptions::Mode::box) {
+    if (options_.mode == WorkloadOptions::Mode::pattern && options_.ticker) {
+      if (now >= next_frame) {
+        ++ticks_;
+        draw_ticker();
+        XFlush(display_);
+        next_frame += std::chrono::milliseconds(250);
+        if (next_frame < now) next_frame = now + std::chrono::milliseconds(250);
+      }
+      timeout_ms = static_cast<int>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_frame - Clock::now()).count());
+      if (timeout_ms < 0) timeout_ms = 0;
+    } else if (options_.mode == WorkloadOptions::Mode::box) {
       if (now >= next_frame) {
         draw_box_frame();
         next_frame += period;

@@ -18,7 +18,23 @@ struct WorkloadOptions {
   // Every key press flips the reaction square (kReactionSquare below) between black and
   // white, so a client can time input to pixels. The box then keeps out of the top band.
   bool react_key = false;
+  // Pattern mode: a progress bar in the white quadrant that advances every 250 ms (so screen
+  // thumbnails change), and the characters typed, echoed as black text in that quadrant.
+  bool ticker = false;
+  bool echo_keys = false;
 };
+
+// Where --ticker and --echo-keys draw: inside the white (bottom-right) quadrant.
+struct TextLine {
+  int x, baseline, width, height;
+};
+constexpr TextLine echo_line(int width, int height) {
+  return {width / 2 + 16, height / 2 + 48, width / 2 - 32, 24};
+}
+constexpr TextLine ticker_bar(int width, int height) {
+  return {width / 2 + 16, height - 48, width / 2 - 32, 16};
+}
+inline constexpr int kTickerSteps = 40;
 
 // Where --react-key shows its reaction: a square at the top-left corner of the screen, black at
 // start, white after the first key press, and so on. Nothing else draws there.
@@ -48,6 +64,9 @@ class Workload {
   void make_texture();
   void handle(XEvent& event);
   void draw_reaction_square();
+  void draw_ticker();
+  void draw_echo();
+  void echo_key(XKeyEvent& key);
 
   WorkloadOptions options_;
   Display* display_ = nullptr;
@@ -64,6 +83,8 @@ class Workload {
   std::uint64_t frame_ = 0;
   int box_x_ = 0, box_y_ = 0, box_dx_ = 7, box_dy_ = 5;
   bool reaction_white_ = false;
+  int ticks_ = 0;
+  std::string echoed_;
 };
 
 }  // namespace mp::workload
