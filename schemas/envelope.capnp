@@ -123,5 +123,11 @@ struct Envelope {
     agentThumbnailRequest @72 :Agent.AgentThumbnailRequest;
     agentThumbnail @73 :Agent.AgentThumbnail;
     agentInput @74 :Agent.AgentInput;
+
+    # session (grown)
+    userModify @75 :Session.UserModify;
+
+    # policy (grown)
+    auditRecord @76 :Policy.AuditRecord;
   }
 }

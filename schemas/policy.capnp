@@ -164,6 +164,15 @@ struct AuditEntry {
   stations @5 :List(Text);
 }
 
+struct AuditRecord {
+  # Request to "policy": write an operator action that another service carried out (a message,
+  # a log off, take control, an account change) into the audit log, so that every operator
+  # action is in one place. Reply: Ack. Who and when come from the header and the clock.
+  action @0 :Text;      # e.g. "message", "log off", "take control", "user add"
+  detail @1 :Text;
+  stations @2 :List(Text);
+}
+
 struct AuditQuery {
   limit @0 :UInt32;     # newest first; 0: 100
   sinceNs @1 :Int64;

@@ -203,3 +203,12 @@ struct RemoteInput {
   stationKey @0 :Text;
   events @1 :List(Agent.InputEvent);
 }
+
+struct UserModify {
+  # Request to "session": set a user's role and/or reset their password. Reply: Ack. Role
+  # `unknown` and an empty password leave that part as it is; nothing to change is invalid.
+  # The user's open sessions go on (a demoted admin's station session is not theirs to lose).
+  name @0 :Text;
+  role @1 :Role;
+  password @2 :Text;
+}

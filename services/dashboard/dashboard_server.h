@@ -74,6 +74,7 @@ class DashboardServer {
   void add_manager_routes();
   void add_user(const httplib::Request& req, httplib::Response& res);
   void remove_user(const httplib::Request& req, httplib::Response& res);
+  void modify_user(const httplib::Request& req, httplib::Response& res);
   void rename_station(const httplib::Request& req, httplib::Response& res);
   void list_services(const httplib::Request& req, httplib::Response& res);
   void restart_service(const httplib::Request& req, httplib::Response& res);

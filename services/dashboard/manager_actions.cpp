@@ -53,7 +53,7 @@ ManagerActions::ManagerActions(mp::bus::Client& client, std::chrono::millisecond
     : client_(client), deadline_(deadline) {}
 
 void ManagerActions::acked(std::string_view service, const std::string& operator_name, Build build,
-                           Respond respond) {
+                           Respond respond, AuditNote note) {
   std::string name(service);
   client_.request(
       name,
@@ -63,13 +63,15 @@ void ManagerActions::acked(std::string_view service, const std::string& operator
       },
       mp::bus::RequestOptions{
           .deadline = deadline_, .idempotency_key = random_hex(16), .attempts = 3},
-      [this, name, respond = std::move(respond)](Reply reply) {
+      [this, name, operator_name, note = std::move(note),
+       respond = std::move(respond)](Reply reply) mutable {
         answer(respond, [&] {
           if (!reply.ok()) {
             return error_outcome(status_for(reply), failure_text(name, reply, deadline_));
           }
           std::string detail =
               reply.envelope().isAck() ? text(reply.envelope().getAck().getDetail()) : "";
+          record_audit(client_, operator_name, std::move(note));
           return Outcome{200, json{{"ok", true}, {"detail", detail}}};
         });
       });
@@ -78,46 +80,60 @@ void ManagerActions::acked(std::string_view service, const std::string& operator
 void ManagerActions::add_user(const std::string& operator_name, const std::string& name,
                               const std::string& role, const std::string& password,
                               Respond respond) {
-  acked(
-      "session", operator_name,
-      [&](Envelope::Builder e) {
-        auto body = e.initUserAdd();
-        body.setName(name);
-        body.setRole(role_of(role));
-        body.setPassword(password);
-      },
-      std::move(respond));
+  acked("session", operator_name,
+        [&](Envelope::Builder e) {
+          auto body = e.initUserAdd();
+          body.setName(name);
+          body.setRole(role_of(role));
+          body.setPassword(password);
+        },
+        std::move(respond), {.action = "user add", .detail = name + " (" + role + ")"});
 }
 
 void ManagerActions::remove_user(const std::string& operator_name, const std::string& name,
                                  Respond respond) {
-  acked(
-      "session", operator_name, [&](Envelope::Builder e) { e.initUserRemove().setName(name); },
-      std::move(respond));
+  acked("session", operator_name, [&](Envelope::Builder e) { e.initUserRemove().setName(name); },
+        std::move(respond), {.action = "user remove", .detail = name});
+}
+
+void ManagerActions::modify_user(const std::string& operator_name, const std::string& name,
+                                 const std::string& role, const std::string& password,
+                                 Respond respond) {
+  acked("session", operator_name,
+        [&](Envelope::Builder e) {
+          auto body = e.initUserModify();
+          body.setName(name);
+          body.setRole(role.empty() ? mp::schema::Role::UNKNOWN : role_of(role));
+          body.setPassword(password);
+        },
+        std::move(respond),
+        {.action = role.empty() ? "user password" : "user role",
+         .detail =
+             name + (role.empty() ? "" : " is now " + role) +
+             (password.empty() ? "" : (role.empty() ? ": password reset" : ", password reset"))});
 }
 
 void ManagerActions::rename_station(const std::string& operator_name, const std::string& key,
                                     const std::string& name, Respond respond) {
-  acked(
-      "session", operator_name,
-      [&](Envelope::Builder e) {
-        auto body = e.initStationRename();
-        body.setKey(key);
-        body.setName(name);
-      },
-      std::move(respond));
+  acked("session", operator_name,
+        [&](Envelope::Builder e) {
+          auto body = e.initStationRename();
+          body.setKey(key);
+          body.setName(name);
+        },
+        std::move(respond),
+        {.action = "station rename", .detail = "\"" + name + "\"", .stations = {key}});
 }
 
 void ManagerActions::restart_service(const std::string& operator_name, const std::string& service,
                                      Respond respond) {
-  acked(
-      "supervisor", operator_name,
-      [&](Envelope::Builder e) {
-        auto body = e.initServiceControl();
-        body.setService(service);
-        body.setAction(mp::schema::ServiceControl::Action::RESTART);
-      },
-      std::move(respond));
+  acked("supervisor", operator_name,
+        [&](Envelope::Builder e) {
+          auto body = e.initServiceControl();
+          body.setService(service);
+          body.setAction(mp::schema::ServiceControl::Action::RESTART);
+        },
+        std::move(respond), {.action = "service restart", .detail = service});
 }
 
 void ManagerActions::services(const std::string& operator_name, Respond respond) {

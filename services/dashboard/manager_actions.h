@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "audit_trail.h"
 #include "mp/bus/client.h"
 #include "operator_actions.h"
 
@@ -23,6 +24,9 @@ class ManagerActions {
   void add_user(const std::string& operator_name, const std::string& name, const std::string& role,
                 const std::string& password, Respond respond);
   void remove_user(const std::string& operator_name, const std::string& name, Respond respond);
+  // Empty `role` or `password`: that part stays as it is.
+  void modify_user(const std::string& operator_name, const std::string& name,
+                   const std::string& role, const std::string& password, Respond respond);
   void rename_station(const std::string& operator_name, const std::string& key,
                       const std::string& name, Respond respond);
   // mp-supervisor's view: {"services": [{"name", "state", "pid", "restarts", ...}]}.
@@ -35,9 +39,10 @@ class ManagerActions {
 
  private:
   using Build = std::function<void(mp::schema::Envelope::Builder)>;
-  // A mutating request answered by an Ack: 200 {"ok": true, "detail"} or the failure.
+  // A mutating request answered by an Ack: 200 {"ok": true, "detail"} or the failure. Once
+  // acknowledged, `note` goes into mp-policy's audit log.
   void acked(std::string_view service, const std::string& operator_name, Build build,
-             Respond respond);
+             Respond respond, AuditNote note);
 
   mp::bus::Client& client_;
   std::chrono::milliseconds deadline_;

@@ -70,6 +70,8 @@ void DashboardServer::add_manager_routes() {
                 [this](const Request& req, Response& res) { add_user(req, res); });
   server_->Post("/api/manager/users/remove",
                 [this](const Request& req, Response& res) { remove_user(req, res); });
+  server_->Post("/api/manager/users/modify",
+                [this](const Request& req, Response& res) { modify_user(req, res); });
   // Transport and address are in the dashboard's own station view.
   server_->Get("/api/manager/stations", [this](const Request&, Response& res) {
     send_outcome(res, on_bus([](OperatorActions& actions, OperatorActions::Respond respond) {
@@ -132,6 +134,39 @@ void DashboardServer::remove_user(const httplib::Request& req, httplib::Response
       res, on_manager_bus([user, name](ManagerActions& manager, ManagerActions::Respond respond) {
         manager.remove_user(user, name, std::move(respond));
       }));
+}
+
+void DashboardServer::modify_user(const httplib::Request& req, httplib::Response& res) {
+  auto session = session_of(req);
+  if (!session) return send_error(res, 401, "log in first");
+  std::string error;
+  auto body = parse_object(req.body, {"name", "role", "password"}, options_.limits, &error);
+  if (!body) return send_error(res, 400, error);
+  std::string name, role, password;
+  if (auto e = read_text(*body, "name", kMaxUserNameChars, true, &name); !e.empty()) {
+    return send_error(res, 400, e);
+  }
+  if (auto e = read_text(*body, "role", 16, false, &role); !e.empty()) {
+    return send_error(res, 400, e);
+  }
+  if (!role.empty()) {
+    if (auto e = check_role(role); !e.empty()) return send_error(res, 400, e);
+  }
+  if (auto e = read_text(*body, "password", kMaxPasswordBytes, false, &password); !e.empty()) {
+    return send_error(res, 400, e);
+  }
+  if (role.empty() && password.empty()) return send_error(res, 400, "give a role or a password");
+  // Demoting oneself would take the Manager away in the middle of using it.
+  if (name == session->user && !role.empty() && role != "admin") {
+    return send_error(res, 400, "you cannot take the admin role from the account you use");
+  }
+  spdlog::info("{} changes the account {}{}{}", session->user, name,
+               role.empty() ? "" : ": role " + role, password.empty() ? "" : ": new password");
+  std::string user = session->user;
+  send_outcome(res, on_manager_bus([user, name, role, password](ManagerActions& manager,
+                                                                ManagerActions::Respond respond) {
+                 manager.modify_user(user, name, role, password, std::move(respond));
+               }));
 }
 
 void DashboardServer::rename_station(const httplib::Request& req, httplib::Response& res) {

@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "audit_trail.h"
 #include "random_token.h"
 
 namespace mp::dashboard {
@@ -124,7 +125,7 @@ void OperatorActions::set_block(const std::string& operator_name, const Selectio
     per_station(
         "policy", selection.stations, operator_name,
         [fill](const std::string& key, Envelope::Builder e) { fill(e).setStation(key); },
-        std::move(respond));
+        std::move(respond), "");
     return;
   }
   // One request for everyone: on scope "all" mp-policy also clears every narrower block.
@@ -165,20 +166,27 @@ void OperatorActions::send_message(const std::string& operator_name, const Selec
         body.setFrom(operator_name);
       },
       mutating(),
-      [this, respond = std::move(respond)](Reply reply) {
+      [this, operator_name, message, respond = std::move(respond)](Reply reply) {
         answer(respond, [&] {
           if (!reply.ok() || !reply.envelope().isSendMessageResult()) {
             return error_outcome(status_for(reply), failure_text("session", reply, deadline_));
           }
           json results = json::array();
+          AuditNote note{.action = "message"};
           for (auto d : reply.envelope().getSendMessageResult().getDelivered()) {
             json entry{{"station", text(d.getStationKey())}, {"ok", d.getMessageId() != 0}};
             if (d.getMessageId() != 0) {
               entry["message_id"] = d.getMessageId();
+              note.stations.push_back(text(d.getStationKey()));
             } else {
               entry["error"] = text(d.getReason());
             }
             results.push_back(std::move(entry));
+          }
+          if (!note.stations.empty()) {
+            note.detail = "\"" + message + "\" to " + std::to_string(note.stations.size()) +
+                          " of " + std::to_string(results.size()) + " stations";
+            record_audit(client_, operator_name, std::move(note));
           }
           return Outcome{200, json{{"results", std::move(results)}}};
         });
@@ -196,12 +204,12 @@ void OperatorActions::log_off(const std::string& operator_name, const Selection&
         body.setSessionId(0);
         body.setStationKey(key);
       },
-      std::move(respond));
+      std::move(respond), "log off");
 }
 
 void OperatorActions::per_station(std::string_view service, const std::vector<std::string>& keys,
-                                  const std::string& operator_name, BuildFor build,
-                                  Respond respond) {
+                                  const std::string& operator_name, BuildFor build, Respond respond,
+                                  const std::string& audit_action) {
   if (keys.empty()) {
     respond(Outcome{200, json{{"results", json::array()}}});
     return;
@@ -213,12 +221,14 @@ void OperatorActions::per_station(std::string_view service, const std::vector<st
     std::string first_failure;
     std::size_t failures = 0;
     Respond respond;
+    AuditNote audit;  // the stations it worked for
   };
   auto gathered = std::make_shared<Gathered>();
   gathered->results = json::array();
   for (const auto& key : keys) gathered->results.push_back(json{{"station", key}});
   gathered->waiting = keys.size();
   gathered->respond = std::move(respond);
+  gathered->audit.action = audit_action;
   std::string name(service);
   for (std::size_t i = 0; i < keys.size(); ++i) {
     client_.request(
@@ -228,7 +238,7 @@ void OperatorActions::per_station(std::string_view service, const std::vector<st
           build(keys[i], e);
         },
         mutating(),
-        [this, gathered, i, name](Reply reply) {
+        [this, gathered, i, name, operator_name](Reply reply) {
           json& entry = gathered->results[i];
           int status = 0;
           std::string why;
@@ -254,7 +264,13 @@ void OperatorActions::per_station(std::string_view service, const std::vector<st
               gathered->first_failure = why;
             }
           }
+          if (status == 0) gathered->audit.stations.push_back(entry["station"].get<std::string>());
           if (--gathered->waiting > 0) return;
+          if (!gathered->audit.stations.empty()) {
+            gathered->audit.detail = std::to_string(gathered->audit.stations.size()) + " of " +
+                                     std::to_string(gathered->results.size()) + " stations";
+            record_audit(client_, operator_name, std::move(gathered->audit));
+          }
           if (gathered->failures == 0) {
             gathered->respond(Outcome{200, json{{"results", std::move(gathered->results)}}});
             return;

@@ -54,9 +54,11 @@ class OperatorActions {
 
  private:
   using BuildFor = std::function<void(const std::string& key, mp::schema::Envelope::Builder)>;
-  // One request per station, all at once; answers when every one is answered.
+  // One request per station, all at once; answers when every one is answered. With an
+  // `audit_action`, the stations it worked for go into mp-policy's audit log.
   void per_station(std::string_view service, const std::vector<std::string>& keys,
-                   const std::string& operator_name, BuildFor build, Respond respond);
+                   const std::string& operator_name, BuildFor build, Respond respond,
+                   const std::string& audit_action);
   mp::bus::RequestOptions mutating() const;
 
   mp::bus::Client& client_;

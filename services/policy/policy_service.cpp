@@ -27,6 +27,10 @@ constexpr std::size_t kMaxLabelCharacters = 100;
 constexpr std::size_t kMaxStationsPerGroupEdit = 4096;
 constexpr std::size_t kDefaultAuditLimit = 100;
 constexpr std::size_t kMaxAuditLimit = 1000;
+// Audit records other services write (auditRecord).
+constexpr std::size_t kMaxAuditActionChars = 64;
+constexpr std::size_t kMaxAuditDetailChars = 1024;
+constexpr std::size_t kMaxAuditStations = 1024;
 // Headers, envelope and list overhead around what estimated_bytes counts.
 constexpr std::size_t kMessageMargin = 16 * 1024;
 constexpr std::size_t kDomainsInDetail = 5;
@@ -298,6 +302,10 @@ bool PolicyService::handle(const Incoming& request, Envelope::Builder reply) {
     case Envelope::AUDIT_QUERY:
       query_audit(envelope.getAuditQuery(), reply);
       return true;
+    case Envelope::AUDIT_RECORD:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder) {
+        return record_audit(m, envelope.getAuditRecord());
+      });
     case Envelope::SNAPSHOT_REQUEST:
       snapshot(envelope.getSnapshotRequest(), reply);
       return true;
@@ -865,6 +873,26 @@ void PolicyService::show(mp::schema::PolicyShowRequest::Reader body, Envelope::B
   auto list = out.initEffective(static_cast<unsigned>(published_.size()));
   i = 0;
   for (const auto& [key, e] : published_) fill(list[i++], e, published_lists_[key]);
+}
+
+std::string PolicyService::record_audit(Mutation& m, mp::schema::AuditRecord::Reader body) {
+  // The policy does not change: only the audit entry (and the idempotency record) is written.
+  std::string action = text(body.getAction());
+  std::string detail = text(body.getDetail());
+  if (action.empty()) return "action is empty";
+  if (auto e = check_text("action", action, kMaxAuditActionChars); !e.empty()) return e;
+  if (auto e = check_text("detail", detail, kMaxAuditDetailChars); !e.empty()) return e;
+  if (body.getStations().size() > kMaxAuditStations) {
+    return "more than " + std::to_string(kMaxAuditStations) + " stations";
+  }
+  for (auto key : body.getStations()) {
+    m.audit.stations.push_back(text(key));
+    if (auto e = check_station_key(m.audit.stations.back()); !e.empty()) return e;
+  }
+  m.audit.action = action;
+  m.audit.detail = detail;
+  m.ack_detail = "recorded";
+  return "";
 }
 
 void PolicyService::query_audit(mp::schema::AuditQuery::Reader body, Envelope::Builder reply) {

@@ -110,6 +110,8 @@ class PolicyService {
   void fetch_list(mp::schema::DomainListFetch::Reader body, mp::schema::Envelope::Builder reply);
   // Makes every published list and every scope list fetchable, and forgets the rest.
   void refresh_lists();
+  // An operator action another service carried out, into the audit log (policy unchanged).
+  std::string record_audit(Mutation& m, mp::schema::AuditRecord::Reader body);
   void query_audit(mp::schema::AuditQuery::Reader body, mp::schema::Envelope::Builder reply);
 
   // The scope of a request, checked (a group must exist); an error text or empty.

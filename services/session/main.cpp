@@ -102,7 +102,13 @@ int main(int argc, char** argv) {
   if (int exit_code = mp::service::prepare_service("session", log_level, state_dir)) {
     return exit_code;
   }
-  if (sessions_dir.empty()) sessions_dir = default_sessions_dir(as_root, runtime_dir);
+  // A test's (or a second instance's) own directory under /run/multipoint-sessions is removed
+  // again on the way out when no session is left in it.
+  bool own_bus_dir = false;
+  if (sessions_dir.empty()) {
+    sessions_dir = default_sessions_dir(as_root, runtime_dir);
+    own_bus_dir = std::filesystem::path(sessions_dir).filename().string().starts_with("bus-");
+  }
   auto command = split_command(session_command);
   if (command.empty()) {
     spdlog::critical("--session-command is empty");
@@ -173,5 +179,7 @@ int main(int argc, char** argv) {
     spdlog::critical("{}", e.what());
     return 1;
   }
+  std::error_code ignored;  // not empty: desktops still run there, and it stays
+  if (own_bus_dir) std::filesystem::remove(sessions_dir, ignored);
   return 0;
 }

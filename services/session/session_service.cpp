@@ -216,6 +216,10 @@ bool SessionService::handle(const Incoming& request, Envelope::Builder reply) {
       return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
         remove_user(m, envelope.getUserRemove(), r);
       });
+    case Envelope::USER_MODIFY:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        modify_user(m, envelope.getUserModify(), r);
+      });
     case Envelope::STATION_RENAME:
       return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
         rename(m, envelope.getStationRename(), r);
@@ -884,6 +888,40 @@ void SessionService::remove_user(Mutation& m, mp::schema::UserRemove::Reader bod
   std::string locked = desktops_.remove_user(name);
   if (!locked.empty()) spdlog::error("user {}: {}", name, locked);
   reply.initAck().setDetail(locked.empty() ? "sessions ended, account locked" : locked);
+}
+
+void SessionService::modify_user(Mutation& m, mp::schema::UserModify::Reader body,
+                                 Envelope::Builder reply) {
+  std::string name = text(body.getName());
+  bool set_role = body.getRole() != Role::UNKNOWN;
+  bool set_password = body.getPassword().size() > 0;
+  std::string e = check_user_name(name);
+  if (e.empty() && !set_role && !set_password) e = "nothing to change: give a role or a password";
+  if (e.empty() && set_role && !valid_role(body.getRole())) {
+    e = "role must be standard, admin or dashboard";
+  }
+  if (e.empty() && set_password) e = check_new_password(view(body.getPassword()));
+  auto user = e.empty() ? store_.user(name) : std::nullopt;
+  if (e.empty() && !user) e = "no user '" + name + "'";
+  if (!e.empty()) {
+    set_error(reply, Error::Kind::INVALID, e);
+    return;
+  }
+  std::string detail;
+  if (set_role && body.getRole() != user->role) {
+    store_.set_user_role(name, body.getRole());
+    user->role = body.getRole();
+    m.changes.emplace_back(UserChange{*user, false});
+    detail = "role changed";
+  }
+  if (set_password) {
+    // No update is published: password material never leaves mp-session.
+    store_.set_password_hash(name, hasher_.hash(view(body.getPassword())));
+    detail += detail.empty() ? "password reset" : ", password reset";
+  }
+  if (detail.empty()) detail = "unchanged";
+  spdlog::info("user {}: {}", name, detail);
+  reply.initAck().setDetail(detail);
 }
 
 // Reads ------------------------------------------------------------------------------------

@@ -171,6 +171,8 @@ class SessionService {
   void add_user(Mutation& m, mp::schema::UserAdd::Reader body, mp::schema::Envelope::Builder reply);
   void remove_user(Mutation& m, mp::schema::UserRemove::Reader body,
                    mp::schema::Envelope::Builder reply);
+  void modify_user(Mutation& m, mp::schema::UserModify::Reader body,
+                   mp::schema::Envelope::Builder reply);
   void rename(Mutation& m, mp::schema::StationRename::Reader body,
               mp::schema::Envelope::Builder reply);
   void start_session(Mutation& m, mp::schema::SessionStart::Reader body,

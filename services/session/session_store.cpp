@@ -244,6 +244,20 @@ void SessionStore::remove_user(std::string_view name) {
   Statement(db_, "DELETE FROM users WHERE name = ?1").bind(1, name).run();
 }
 
+void SessionStore::set_user_role(std::string_view name, mp::schema::Role role) {
+  Statement(db_, "UPDATE users SET role = ?2 WHERE name = ?1")
+      .bind(1, name)
+      .bind(2, static_cast<std::int64_t>(role))
+      .run();
+}
+
+void SessionStore::set_password_hash(std::string_view name, std::string_view password_hash) {
+  Statement(db_, "UPDATE users SET password_hash = ?2 WHERE name = ?1")
+      .bind(1, name)
+      .bind(2, password_hash)
+      .run();
+}
+
 // Sessions ---------------------------------------------------------------------------------
 
 std::optional<SessionRecord> SessionStore::session(std::uint64_t id) {

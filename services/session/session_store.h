@@ -108,6 +108,8 @@ class SessionStore {
   std::vector<User> users();
   void add_user(const User& user, std::string_view password_hash);
   void remove_user(std::string_view name);
+  void set_user_role(std::string_view name, mp::schema::Role role);
+  void set_password_hash(std::string_view name, std::string_view password_hash);
 
   std::optional<SessionRecord> session(std::uint64_t id);
   // Sessions that have not ended, by id.

@@ -81,6 +81,20 @@ TEST_F(DashboardManager, AdminListsAddsAndRemovesUsers) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 400) << "an existing name is refused: " << again->body;
 
+  // A new role and a new password, each applied by mp-session.
+  auto promoted =
+      system.call("POST", "/api/manager/users/modify", admin, {{"name", fresh}, {"role", "admin"}});
+  ASSERT_TRUE(promoted);
+  ASSERT_EQ(promoted->status, 200) << promoted->body;
+  EXPECT_TRUE(eventually([&] { return role_of(fresh) == "admin"; }, 10s));
+  const std::string second_password = std::string(kNewPassword) + "-2";
+  auto reset = system.call("POST", "/api/manager/users/modify", admin,
+                           {{"name", fresh}, {"password", second_password}});
+  ASSERT_TRUE(reset);
+  ASSERT_EQ(reset->status, 200) << reset->body;
+  EXPECT_EQ(system.login(fresh, kNewPassword).status, 401);
+  EXPECT_EQ(system.login(fresh, second_password).status, 200);
+
   auto removed = system.call("POST", "/api/manager/users/remove", admin, {{"name", fresh}});
   ASSERT_TRUE(removed);
   ASSERT_EQ(removed->status, 200) << removed->body;
@@ -104,6 +118,11 @@ TEST_F(DashboardManager, BadUserInputIsRefusedWithAReason) {
             {{"name", "x"}, {"role", "admin"}, {"password", kNewPassword}, {"extra", 1}},
             "unknown field"},
            {"/api/manager/users/remove", {{"name", admin_name}}, "logged in with"},
+           {"/api/manager/users/modify", {{"name", admin_name}}, "role or a password"},
+           {"/api/manager/users/modify", {{"name", admin_name}, {"role", "standard"}}, "admin"},
+           {"/api/manager/users/modify", {{"name", "x"}, {"role", "root"}}, "role"},
+           {"/api/manager/users/modify", {{"name", "nobody"}, {"role", "admin"}}, "nobody"},
+           {"/api/manager/users/modify", {{"name", admin_name}, {"password", "short"}}, "password"},
            {"/api/manager/stations/rename", {{"key", "no such/key!"}, {"name", "A"}}, ""},
            {"/api/manager/services/restart", {{"service", "../bus"}}, "service"},
        }) {
@@ -229,6 +248,45 @@ TEST_F(DashboardManager, TheAuditLogShowsABlockWithTheOperatorsName) {
   std::int64_t after_both = newest["at_ns"].get<std::int64_t>() + 1;
   json none = get("/api/manager/audit?since_ns=" + std::to_string(after_both), admin);
   EXPECT_EQ(none["entries"].size(), 0u) << none.dump();
+}
+
+TEST_F(DashboardManager, ManagerActionsAreInTheAuditLogToo) {
+  ASSERT_TRUE(system.attach_stations({"mgr-rename"}));
+  ASSERT_TRUE(eventually([&] { return !station("fake:mgr-rename").is_null(); }, 10s));
+  auto renamed = system.call("POST", "/api/manager/stations/rename", admin,
+                             {{"key", "fake:mgr-rename"}, {"name", "Window seat"}});
+  ASSERT_TRUE(renamed);
+  ASSERT_EQ(renamed->status, 200) << renamed->body;
+  std::string fresh = "mgraudit" + std::to_string(getpid());
+  made_here.push_back(fresh);
+  auto added = system.call("POST", "/api/manager/users/add", admin,
+                           {{"name", fresh}, {"role", "standard"}, {"password", kNewPassword}});
+  ASSERT_TRUE(added);
+  ASSERT_EQ(added->status, 200) << added->body;
+  // A refused change is not audited.
+  auto refused = system.call("POST", "/api/manager/users/modify", admin,
+                             {{"name", fresh}, {"password", "short"}});
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400);
+
+  // Recorded after the action succeeded, asynchronously: wait for both.
+  json log;
+  ASSERT_TRUE(eventually(
+      [&] {
+        log = get("/api/manager/audit?limit=10", admin);
+        return log.contains("entries") && log["entries"].size() >= 2 &&
+               log["entries"][0]["action"] == "user add";
+      },
+      5s))
+      << log.dump();
+  const json& add = log["entries"][0];
+  const json& rename = log["entries"][1];
+  EXPECT_EQ(add["operator"], admin_name);
+  EXPECT_EQ(add["source"], "dashboard");
+  EXPECT_NE(add["detail"].get<std::string>().find(fresh), std::string::npos) << add.dump();
+  EXPECT_EQ(rename["action"], "station rename");
+  EXPECT_EQ(rename["stations"], json({"fake:mgr-rename"}));
+  EXPECT_NE(rename["detail"].get<std::string>().find("Window seat"), std::string::npos);
 }
 
 TEST_F(DashboardManager, AdminSeesServicesAndRestartsOne) {

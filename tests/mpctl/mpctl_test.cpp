@@ -163,6 +163,38 @@ TEST_F(MpctlOnHost, UserAddAndList) {
   EXPECT_TRUE(contains(role.output, "superuser")) << role.output;
 }
 
+TEST_F(MpctlOnHost, UserSetRoleAndPasswd) {
+  host.start();
+  ASSERT_TRUE(host.wait_until_up({"bus", "session"}));
+  UniqueAccounts accounts;
+  const std::string erin = accounts.name("erin");
+  ASSERT_EQ(user_add(erin, "standard", "first good passphrase").exit_code, 0);
+
+  RunResult promoted = host.mpctl({"user", "set-role", erin, "dashboard"});
+  ASSERT_EQ(promoted.exit_code, 0) << promoted.output;
+  EXPECT_TRUE(contains(promoted.output, "role changed")) << promoted.output;
+  json users = json::parse(host.mpctl({"user", "list", "--json"}).output);
+  for (const auto& user : users) {
+    if (user["name"] == erin) EXPECT_EQ(user["role"], "dashboard");
+  }
+
+  ChildProcess::Options new_password;
+  new_password.stdin_text = "second good passphrase\n";
+  RunResult reset = host.mpctl({"user", "passwd", erin, "--password-stdin"}, new_password);
+  ASSERT_EQ(reset.exit_code, 0) << reset.output;
+  EXPECT_TRUE(contains(reset.output, "password reset")) << reset.output;
+
+  ChildProcess::Options weak;
+  weak.stdin_text = "short\n";
+  RunResult refused = host.mpctl({"user", "passwd", erin, "--password-stdin"}, weak);
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "password")) << refused.output;
+  RunResult nobody = host.mpctl({"user", "set-role", "nobody" + erin, "admin"});
+  EXPECT_EQ(nobody.exit_code, 1) << nobody.output;
+  RunResult bad_role = host.mpctl({"user", "set-role", erin, "root"});
+  EXPECT_EQ(bad_role.exit_code, 2) << bad_role.output;
+}
+
 TEST_F(MpctlOnHost, StationsListsAsTableAndJson) {
   host.start();
   ASSERT_TRUE(host.wait_until_up({"bus", "session"}));

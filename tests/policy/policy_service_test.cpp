@@ -264,6 +264,37 @@ TEST_F(Policy, EveryChangeIsAudited) {
   EXPECT_EQ(two.envelope().getAuditLog().getEntries().size(), 2u);
 }
 
+Build audit_record(std::string action, std::string detail, std::vector<std::string> stations) {
+  return [=](Envelope::Builder e) {
+    auto body = e.initAuditRecord();
+    body.setAction(action);
+    body.setDetail(detail);
+    auto list = body.initStations(static_cast<unsigned>(stations.size()));
+    for (unsigned i = 0; i < stations.size(); ++i) list.set(i, stations[i]);
+  };
+}
+
+TEST_F(Policy, ActionsOfOtherServicesAreAuditedOnceWithoutChangingPolicy) {
+  service->stations_seen({"rdp:a", "rdp:b"});
+  auto version = service->state_version();
+  apply(audit_record("message", "\"Page 42\" to 2 stations", {"rdp:a", "rdp:b"}), "audit-1");
+  apply(audit_record("message", "\"Page 42\" to 2 stations", {"rdp:a", "rdp:b"}), "audit-1");
+  EXPECT_EQ(service->state_version(), version) << "the policy did not change";
+  expect_invalid(audit_record("", "x", {}), "action");
+  expect_invalid(audit_record("log off", "x", {"not a key!"}), "");
+  expect_invalid(audit_record("log off", std::string(2000, 'x'), {}), "detail");
+  expect_invalid(audit_record("log off\n", "x", {}), "action");
+
+  Reply log = call(audit_query());
+  ASSERT_TRUE(log.ok()) << log.error_text();
+  auto entries = log.envelope().getAuditLog().getEntries();
+  ASSERT_EQ(entries.size(), 1u) << "a retry is recorded once, refusals not at all";
+  EXPECT_EQ(std::string(entries[0].getAction()), "message");
+  EXPECT_EQ(std::string(entries[0].getOperator()), "alice");
+  EXPECT_EQ(std::string(entries[0].getSource()), "caller");
+  EXPECT_EQ(entries[0].getStations().size(), 2u);
+}
+
 TEST_F(Policy, IdempotentRetryAppliedOnce) {
   auto add = schedule_add({.block = "quiet time"});
   Reply first = call(add, "key-1");

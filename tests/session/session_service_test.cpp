@@ -379,3 +379,51 @@ TEST_F(SessionFixture, UnknownBodyAnswersUnimplemented) {
 
 }  // namespace
 }  // namespace mp::session
+
+namespace mp::session {
+namespace {
+
+Build modify(std::string name, Role role, std::string password) {
+  return [=](Envelope::Builder e) {
+    auto body = e.initUserModify();
+    body.setName(name);
+    body.setRole(role);
+    body.setPassword(password);
+  };
+}
+
+TEST_F(SessionFixture, UserModifySetsTheRoleAndResetsThePassword) {
+  ASSERT_TRUE(call(add_user("alice", "password-of-alice")).ok());
+  std::vector<Role> published;
+  caller->subscribe("session.user", [&](std::string_view, const mp::bus::Incoming& update) {
+    published.push_back(update.envelope().getUserUpdate().getUser().getRole());
+  });
+  settle();
+
+  Reply promoted = call(modify("alice", Role::DASHBOARD, ""), "promote-1");
+  ASSERT_TRUE(promoted.ok()) << promoted.error_text();
+  auto logon = call(authenticate("alice", "password-of-alice"));
+  EXPECT_EQ(logon.envelope().getLogonResult().getRole(), Role::DASHBOARD);
+
+  ASSERT_TRUE(call(modify("alice", Role::UNKNOWN, "a-new-password"), "reset-1").ok());
+  EXPECT_FALSE(
+      call(authenticate("alice", "password-of-alice")).envelope().getLogonResult().getOk());
+  EXPECT_TRUE(call(authenticate("alice", "a-new-password")).envelope().getLogonResult().getOk());
+
+  ASSERT_TRUE(reactor.run_until([&] { return !published.empty(); }, std::chrono::seconds(5)));
+  settle();
+  EXPECT_EQ(published, std::vector<Role>{Role::DASHBOARD}) << "one update, for the role only";
+
+  for (const auto& [what, body] : std::vector<std::pair<std::string, Build>>{
+           {"unknown user", modify("nobody", Role::ADMIN, "")},
+           {"nothing to change", modify("alice", Role::UNKNOWN, "")},
+           {"weak password", modify("alice", Role::UNKNOWN, "short")},
+           {"bad role", modify("alice", static_cast<Role>(42), "")},
+           {"bad name", modify("Alice!", Role::ADMIN, "")},
+       }) {
+    EXPECT_EQ(call(body).error_kind(), Error::Kind::INVALID) << what;
+  }
+}
+
+}  // namespace
+}  // namespace mp::session

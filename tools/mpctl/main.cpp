@@ -49,6 +49,18 @@ int main(int argc, char** argv) {
       ->add_flag("--password-stdin", password_stdin,
                  "read the password from stdin (it never goes on the command line)")
       ->required();
+  auto* user_set_role = user->add_subcommand("set-role", "change a user's role");
+  user_set_role->add_option("NAME", user_name, "the user's name")->required();
+  user_set_role->add_option("ROLE", role, "standard, admin or dashboard")
+      ->required()
+      ->check(CLI::IsMember({"standard", "admin", "dashboard"}));
+  auto* user_passwd =
+      user->add_subcommand("passwd", "reset a user's password; the new one is read from stdin");
+  user_passwd->add_option("NAME", user_name, "the user's name")->required();
+  user_passwd
+      ->add_flag("--password-stdin", password_stdin,
+                 "read the password from stdin (it never goes on the command line)")
+      ->required();
   auto* user_list = user->add_subcommand("list", "list the users");
   user_list->add_flag("--json", json, "a JSON array instead of a table");
 
@@ -97,6 +109,17 @@ int main(int argc, char** argv) {
       return usage;
     }
     return mpctl.user_add(user_name, *mp::mpctl::role_from_name(role), *password);
+  }
+  if (user_set_role->parsed()) {
+    return mpctl.user_modify(user_name, *mp::mpctl::role_from_name(role), "");
+  }
+  if (user_passwd->parsed()) {
+    auto password = mp::mpctl::read_password(STDIN_FILENO, "New password for " + user_name + ": ");
+    if (!password || password->empty()) {
+      std::cerr << "mpctl: user passwd: no password on stdin (give it as one line)\n";
+      return usage;
+    }
+    return mpctl.user_modify(user_name, mp::schema::Role::UNKNOWN, *password);
   }
   if (tap->parsed()) return mpctl.tap(prefix, json, count);
   if (action != Action::UNKNOWN) return mpctl.control(service, action);

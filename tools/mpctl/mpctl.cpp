@@ -150,6 +150,24 @@ int Mpctl::user_add(const std::string& name, mp::schema::Role role, const std::s
   return exit_code::ok;
 }
 
+int Mpctl::user_modify(const std::string& name, mp::schema::Role role,
+                       const std::string& password) {
+  if (auto failed = check_reachable()) return *failed;
+  auto reply = ask(
+      "session",
+      [&](Envelope::Builder envelope) {
+        auto modify = envelope.initUserModify();
+        modify.setName(name);
+        modify.setRole(role);
+        modify.setPassword(password);
+      },
+      random_key());
+  if (!reply.ok() || !reply.envelope().isAck()) return report_failure("session", reply);
+  auto detail = reply.envelope().getAck().getDetail();
+  std::cout << "user " << name << ": " << std::string(detail.begin(), detail.size()) << std::endl;
+  return exit_code::ok;
+}
+
 int Mpctl::user_list(bool json) {
   if (auto failed = check_reachable()) return *failed;
   auto reply = ask("session", [](Envelope::Builder envelope) { envelope.initUserListRequest(); });

@@ -67,6 +67,8 @@ class Mpctl {
   int status(bool json);
   int stations(bool json);
   int user_add(const std::string& name, mp::schema::Role role, const std::string& password);
+  // Role UNKNOWN and an empty password leave that part unchanged.
+  int user_modify(const std::string& name, mp::schema::Role role, const std::string& password);
   int user_list(bool json);
   int control(const std::string& service, mp::schema::ServiceControl::Action action);
   // Prints every message on the tap under `prefix` until SIGINT/SIGTERM, or `count` messages.

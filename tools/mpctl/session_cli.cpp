@@ -52,6 +52,36 @@ mp::bus::Reply ask(mp::bus::Client& client, const MpctlOptions& options, const m
   return client.call("session", body, request);
 }
 
+// At most `max_bytes` of `text`, not cutting a UTF-8 sequence.
+std::string utf8_prefix(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
+
+// Writes what was done into mp-policy's audit log (mp-session does not keep one). The action
+// has happened either way: a failure to record it is said on stderr, not in the exit status.
+void audit(mp::bus::Client& client, const MpctlOptions& options, const std::string& action,
+           const std::string& detail, const std::vector<std::string>& stations) {
+  // Short: without mp-policy the bus answers `unavailable` at once, and nothing is retried.
+  auto reply = client.call(
+      "policy",
+      [&](Envelope::Builder e) {
+        auto body = e.initAuditRecord();
+        body.setAction(action);
+        body.setDetail(utf8_prefix(detail, 1000));
+        auto list = body.initStations(static_cast<unsigned>(stations.size()));
+        for (unsigned i = 0; i < stations.size(); ++i) list.set(i, stations[i]);
+      },
+      mp::bus::RequestOptions{
+          .deadline = std::min(options.timeout, std::chrono::milliseconds(2000)),
+          .idempotency_key = random_key()});
+  if (!reply.ok()) {
+    std::cerr << "mpctl: warning: not in the audit log: " << reply.error_text() << "\n";
+  }
+}
+
 }  // namespace
 
 std::string session_state_name(mp::schema::SessionState state) {
@@ -152,6 +182,16 @@ int SessionCli::message(mp::bus::Client& client, const MpctlOptions& options) {
       true);
   if (!reply.ok() || !reply.envelope().isSendMessageResult()) return failure(reply, options);
   auto delivered = reply.envelope().getSendMessageResult().getDelivered();
+  std::vector<std::string> reached;
+  for (auto d : delivered) {
+    if (d.getMessageId() != 0) reached.push_back(text(d.getStationKey()));
+  }
+  if (!reached.empty()) {
+    audit(client, options, "message",
+          "\"" + body_text + "\" to " + std::to_string(reached.size()) + " of " +
+              std::to_string(delivered.size()) + " stations",
+          reached);
+  }
   if (delivered.size() == 0) {
     std::cout << "no active sessions: nobody to send to" << std::endl;
     return exit_code::ok;
@@ -180,6 +220,7 @@ int SessionCli::logoff(mp::bus::Client& client, const MpctlOptions& options) {
       true);
   if (!reply.ok() || !reply.envelope().isAck()) return failure(reply, options);
   std::string detail = text(reply.envelope().getAck().getDetail());
+  audit(client, options, "log off", detail, {station_});
   std::cout << (detail.empty() ? "logged off" : detail) << std::endl;
   return exit_code::ok;
 }

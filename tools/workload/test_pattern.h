@@ -39,4 +39,16 @@ constexpr Rgb pattern_pixel(int x, int y, int width, int height) {
   return left ? kBottomLeft : kBottomRight;
 }
 
+// Where --ticker and --echo-keys draw: inside the white (bottom-right) quadrant.
+struct TextLine {
+  int x, baseline, width, height;
+};
+constexpr TextLine echo_line(int width, int height) {
+  return {width / 2 + 16, height / 2 + 48, width / 2 - 32, 24};
+}
+constexpr TextLine ticker_bar(int width, int height) {
+  return {width / 2 + 16, height - 48, width / 2 - 32, 16};
+}
+inline constexpr int kTickerSteps = 40;
+
 }  // namespace mp::workload

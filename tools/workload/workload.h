@@ -24,17 +24,6 @@ struct WorkloadOptions {
   bool echo_keys = false;
 };
 
-// Where --ticker and --echo-keys draw: inside the white (bottom-right) quadrant.
-struct TextLine {
-  int x, baseline, width, height;
-};
-constexpr TextLine echo_line(int width, int height) {
-  return {width / 2 + 16, height / 2 + 48, width / 2 - 32, 24};
-}
-constexpr TextLine ticker_bar(int width, int height) {
-  return {width / 2 + 16, height - 48, width / 2 - 32, 16};
-}
-inline constexpr int kTickerSteps = 40;
 
 // Where --react-key shows its reaction: a square at the top-left corner of the screen, black at
 // start, white after the first key press, and so on. Nothing else draws there.

@@ -96,7 +96,13 @@ async function loadUsers() {
     const { users } = await api("GET", "/api/manager/users");
     fill("user-rows", users, (row, user) => {
       cell(row, user.name);
-      cell(row, user.role);
+      roleCell(row, user);
+      buttonCell(row, "Reset password…", () => {
+        passwordUser = user.name;
+        $("password-user").textContent = user.name;
+        $("password-new").value = "";
+        $("password-dialog").showModal();
+      });
       buttonCell(row, "Remove…", async () => {
         const ok = await confirmStep("Remove " + user.name + "?",
           "The account can no longer log on. Its open sessions stay until logged off.", "Remove");
@@ -109,6 +115,45 @@ async function loadUsers() {
     toast(error.message, true);
   }
 }
+
+const ROLES = { standard: "standard (student)", dashboard: "dashboard (teacher)", admin: "admin" };
+
+// The role as a menu: choosing another one changes it at once (after a confirmation).
+function roleCell(row, user) {
+  const td = document.createElement("td");
+  const select = document.createElement("select");
+  select.setAttribute("aria-label", "Role of " + user.name);
+  for (const [value, label] of Object.entries(ROLES)) {
+    const option = document.createElement("option");
+    option.value = value;
+    option.textContent = label;
+    option.selected = value === user.role;
+    select.appendChild(option);
+  }
+  select.addEventListener("change", async () => {
+    const role = select.value;
+    const ok = await confirmStep("Make " + user.name + " " + ROLES[role] + "?",
+      "The new role applies from the next logon.", "Change role");
+    if (!ok) {
+      select.value = user.role;
+      return;
+    }
+    act(() => api("POST", "/api/manager/users/modify", { name: user.name, role }),
+      user.name + " is now " + role, loadUsers);
+  });
+  td.appendChild(select);
+  row.appendChild(td);
+}
+
+let passwordUser = "";
+
+$("password-dialog").addEventListener("close", () => {
+  if ($("password-dialog").returnValue !== "ok") return;
+  const password = $("password-new").value;
+  $("password-new").value = "";
+  act(() => api("POST", "/api/manager/users/modify", { name: passwordUser, password }),
+    "New password set for " + passwordUser, loadUsers);
+});
 
 $("user-add-form").addEventListener("submit", (event) => {
   event.preventDefault();

@@ -1,0 +1,47 @@
+#include "audit_trail.h"
+
+#include <spdlog/spdlog.h>
+
+#include "random_token.h"
+
+namespace mp::dashboard {
+
+namespace {
+
+constexpr std::size_t kMaxDetailBytes = 1000;  // mp-policy takes 1024 characters
+
+// At most `max_bytes` of `text`, not cutting a UTF-8 sequence.
+std::string utf8_prefix(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
+
+}  // namespace
+
+void record_audit(mp::bus::Client& client, const std::string& operator_name, AuditNote note) {
+  if (note.action.empty()) return;
+  std::string action = note.action;
+  client.request(
+      "policy",
+      [&](mp::schema::Envelope::Builder e) {
+        e.getHeader().setOperator(operator_name);
+        auto body = e.initAuditRecord();
+        body.setAction(note.action);
+        body.setDetail(utf8_prefix(note.detail, kMaxDetailBytes));
+        auto list = body.initStations(static_cast<unsigned>(note.stations.size()));
+        for (unsigned i = 0; i < note.stations.size(); ++i) list.set(i, note.stations[i]);
+      },
+      mp::bus::RequestOptions{.deadline = std::chrono::milliseconds(5000),
+                              .idempotency_key = random_hex(16),
+                              .attempts = 3},
+      [action, operator_name](mp::bus::Reply reply) {
+        if (!reply.ok()) {
+          spdlog::warn("'{}' by {} is not in the audit log: {}", action, operator_name,
+                       reply.error_text());
+        }
+      });
+}
+
+}  // namespace mp::dashboard
