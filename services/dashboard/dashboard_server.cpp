@@ -326,28 +326,33 @@ std::optional<LoginSession> DashboardServer::session_of(const httplib::Request& 
   return sessions_.use(id, Clock::now());
 }
 
+Outcome DashboardServer::run_on_bus(std::function<void(std::function<void(Outcome)>)> task) {
+  auto result = bridge_.call<Outcome>(std::move(task), options_.bus_deadline + kBridgeMargin);
+  if (result.value) return std::move(*result.value);
+  return error_outcome(bridge_error_status(result.error), bridge_error_text(result.error));
+}
+
 Outcome DashboardServer::on_bus(
     std::function<void(OperatorActions&, OperatorActions::Respond)> operation) {
   OperatorActions* actions = &actions_;
-  auto result = bridge_.call<Outcome>(
-      [actions, operation = std::move(operation)](std::function<void(Outcome)> done) {
-        operation(*actions, std::move(done));
-      },
-      options_.bus_deadline + kBridgeMargin);
-  if (result.value) return std::move(*result.value);
-  return error_outcome(bridge_error_status(result.error), bridge_error_text(result.error));
+  return run_on_bus([actions, operation = std::move(operation)](auto done) {
+    operation(*actions, std::move(done));
+  });
 }
 
 Outcome DashboardServer::on_manager_bus(
     std::function<void(ManagerActions&, ManagerActions::Respond)> operation) {
   ManagerActions* manager = &manager_;
-  auto result = bridge_.call<Outcome>(
-      [manager, operation = std::move(operation)](std::function<void(Outcome)> done) {
-        operation(*manager, std::move(done));
-      },
-      options_.bus_deadline + kBridgeMargin);
-  if (result.value) return std::move(*result.value);
-  return error_outcome(bridge_error_status(result.error), bridge_error_text(result.error));
+  return run_on_bus([manager, operation = std::move(operation)](auto done) {
+    operation(*manager, std::move(done));
+  });
+}
+
+Outcome DashboardServer::on_screens(
+    std::function<void(ScreenFeeds&, ScreenFeeds::Respond)> operation) {
+  ScreenFeeds* feeds = screens_;
+  return run_on_bus(
+      [feeds, operation = std::move(operation)](auto done) { operation(*feeds, std::move(done)); });
 }
 
 // Routes -------------------------------------------------------------------------------------
@@ -386,6 +391,7 @@ void DashboardServer::add_routes() {
   server_->Post("/api/message", [this](const Request& req, Response& res) { message(req, res); });
   server_->Post("/api/logoff", [this](const Request& req, Response& res) { log_off(req, res); });
   add_manager_routes();
+  add_screen_routes();
 }
 
 void DashboardServer::page(const httplib::Request&, httplib::Response& res, const char* file) {

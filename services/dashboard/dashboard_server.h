@@ -18,6 +18,8 @@
 #include "logon_limiter.h"
 #include "manager_actions.h"
 #include "operator_actions.h"
+#include "screen_feeds.h"
+#include "thumbnail_store.h"
 
 namespace httplib {
 class Server;
@@ -50,6 +52,10 @@ class DashboardServer {
   DashboardServer(const DashboardServer&) = delete;
   DashboardServer& operator=(const DashboardServer&) = delete;
 
+  // Where the stations' screens come from (thumbnails, live views, take control); without it
+  // those routes answer 503.
+  void set_screens(ScreenFeeds& feeds, const ThumbnailStore& store);
+
   // Binds the listening socket; false if the address cannot be had.
   bool bind();
   int bound_port() const { return port_; }
@@ -79,11 +85,18 @@ class DashboardServer {
   void list_services(const httplib::Request& req, httplib::Response& res);
   void restart_service(const httplib::Request& req, httplib::Response& res);
   void audit(const httplib::Request& req, httplib::Response& res);
+  // The screens (screen_routes.cpp).
+  void add_screen_routes();
+  void thumbnail(const httplib::Request& req, httplib::Response& res);
+  void live_view(const httplib::Request& req, httplib::Response& res);
+  void remote_input(const httplib::Request& req, httplib::Response& res);
   void page(const httplib::Request& req, httplib::Response& res, const char* file);
   void asset(const httplib::Request& req, httplib::Response& res);
   // Runs `operation` on the bus thread and waits for its Outcome (504/503 when it cannot).
   Outcome on_bus(std::function<void(OperatorActions&, OperatorActions::Respond)> operation);
   Outcome on_manager_bus(std::function<void(ManagerActions&, ManagerActions::Respond)> operation);
+  Outcome on_screens(std::function<void(ScreenFeeds&, ScreenFeeds::Respond)> operation);
+  Outcome run_on_bus(std::function<void(std::function<void(Outcome)>)> task);
 
   ServerOptions options_;
   BusBridge& bridge_;
@@ -92,6 +105,8 @@ class DashboardServer {
   LoginSessions& sessions_;
   LogonLimiter& limiter_;
   EventBroadcaster& events_;
+  ScreenFeeds* screens_ = nullptr;
+  const ThumbnailStore* thumbnails_ = nullptr;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   std::atomic<bool> listening_done_{false};

@@ -83,8 +83,14 @@ int main(int argc, char** argv) {
         mp::dashboard::LoginSessions::Options{.idle_timeout = std::chrono::minutes(idle_minutes)});
     mp::dashboard::LogonLimiter limiter;
 
+    mp::dashboard::ThumbnailStore thumbnails;
+    mp::dashboard::ScreenFeeds screens(client, reactor, board, thumbnails, broadcaster, publish,
+                                       options.bus_deadline);
+    screens.start();
+
     mp::dashboard::DashboardServer server(options, bridge, actions, manager, sessions, limiter,
                                           broadcaster);
+    server.set_screens(screens, thumbnails);
     if (!server.bind()) {
       spdlog::critical("cannot listen on {}: the address is taken or not this host's", listen);
       return 1;

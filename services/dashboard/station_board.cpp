@@ -192,6 +192,12 @@ json StationBoard::users_json() const {
   return json{{"users", std::move(list)}};
 }
 
+std::uint64_t StationBoard::session_on(const std::string& key) const {
+  auto it = stations_.find(key);
+  if (it == stations_.end() || it->second.session_id == 0) return 0;
+  return sessions_.contains(it->second.session_id) ? it->second.session_id : 0;
+}
+
 std::vector<std::string> StationBoard::stations_with_sessions() const {
   std::vector<std::string> keys;
   for (const auto& [key, station] : stations_) {

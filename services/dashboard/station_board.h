@@ -41,6 +41,8 @@ class StationBoard {
   bool has_station(const std::string& key) const { return stations_.contains(key); }
   // Keys of stations that show an open session (active or disconnected).
   std::vector<std::string> stations_with_sessions() const;
+  // The open session the station shows; 0 if none.
+  std::uint64_t session_on(const std::string& key) const;
 
  private:
   struct StationView {

@@ -133,6 +133,64 @@ const steps = {
     return { reply: await item.first().textContent() };
   },
 
+  // Until every card shows its thumbnail; then each one's size, bytes and a digest of its pixels.
+  async thumbnails({ timeout_ms }) {
+    await page.waitForFunction(() => {
+      const cards = [...document.querySelectorAll(".card")];
+      return cards.length > 0 && cards.every((c) => {
+        const img = c.querySelector("img.thumb");
+        return img && !img.hidden && img.complete && img.naturalWidth > 0;
+      });
+    }, null, { timeout: timeout_ms || 10000 });
+    const thumbnails = await page.$$eval(".card", async (cards) => Promise.all(cards.map(async (c) => {
+      const img = c.querySelector("img.thumb");
+      const canvas = document.createElement("canvas");
+      canvas.width = img.naturalWidth;
+      canvas.height = img.naturalHeight;
+      const context = canvas.getContext("2d");
+      context.drawImage(img, 0, 0);
+      const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+      let hash = 2166136261;
+      for (let i = 0; i < pixels.length; i += 4) {
+        hash = Math.imul(hash ^ (pixels[i] | (pixels[i + 1] << 8) | (pixels[i + 2] << 16)), 16777619);
+      }
+      const response = await fetch(img.src, { credentials: "same-origin" });
+      const bytes = (await response.arrayBuffer()).byteLength;
+      return { key: c.dataset.key, width: img.naturalWidth, height: img.naturalHeight, bytes,
+        type: response.headers.get("Content-Type"), digest: (hash >>> 0).toString(16) };
+    })));
+    return { thumbnails };
+  },
+
+  // Enlarges a station (double-click), takes control and types `text` on the live picture.
+  async take_control({ key, text }) {
+    await page.dblclick(card(key));
+    await page.waitForSelector("#live-view[open]");
+    await page.waitForFunction(() => {
+      const img = document.getElementById("live-image");
+      return img.complete && img.naturalWidth > 0;
+    });
+    await page.click("#take-control");
+    await page.waitForSelector('#take-control[aria-pressed="true"]');
+    const box = await page.locator("#live-image").boundingBox();
+    await page.mouse.move(box.x + box.width * 0.75, box.y + box.height * 0.75);
+    await page.keyboard.type(text, { delay: 40 });
+    // The live view's own, larger stream has arrived by now.
+    await page.waitForFunction(() => document.getElementById("live-image").naturalWidth > 320,
+      null, { timeout: 10000 });
+    return { status: await page.textContent("#live-status") };
+  },
+
+  // Esc twice gives control back; Close ends the live view.
+  async stop_control() {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("Escape");
+    await page.waitForSelector('#take-control[aria-pressed="false"]');
+    await page.click("#live-close");
+    await page.waitForSelector("#live-view:not([open])", { state: "attached" });
+    return {};
+  },
+
   async screenshot({ name }) {
     const path = join(out, "dashboard-" + name + ".png");
     await page.screenshot({ path, fullPage: true });

@@ -19,6 +19,7 @@
 #include "classroom_system.h"
 #include "palette.h"
 #include "screen_checks.h"
+#include "test_pattern.h"
 
 namespace mp::test {
 namespace {
@@ -69,6 +70,23 @@ std::optional<dialog::Rect> find_message_window(const Screenshot& shot) {
     }
   }
   return std::nullopt;
+}
+
+// How wide the dark ink of the text mp-workload --echo-keys shows is on a station's screen, in
+// pixels (0: nothing typed). The line is black text on the white quadrant.
+int echoed_ink_width(const Screenshot& shot, std::pair<int, int> origin) {
+  auto line = mp::workload::echo_line(kStationWidth, kStationHeight);
+  int left = -1, right = -1;
+  for (int y = line.baseline - line.height + 6; y < line.baseline + 6; ++y) {
+    for (int x = line.x; x < line.x + line.width; ++x) {
+      auto p = shot.at(origin.first + x, origin.second + y);
+      if (p.r < 96 && p.g < 96 && p.b < 96) {
+        if (left < 0 || x < left) left = x;
+        right = std::max(right, x);
+      }
+    }
+  }
+  return left < 0 ? 0 : right - left + 1;
 }
 
 class E2eDashboard : public ::testing::Test {
@@ -258,6 +276,57 @@ TEST_F(E2eDashboard, MessageFromThePageShowsInTheSessionAndTheAnswerComesBack) {
   EXPECT_TRUE(eventually(
       [&] { return !find_message_window(classroom->screenshot(2, &origin)).has_value(); }, 5s))
       << "Enter sends the answer and closes the window";
+}
+
+TEST_F(E2eDashboard, EveryStationShowsAThumbnailThatChangesOverTime) {
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  ASSERT_TRUE(ok(expect_cards()));
+  json first = step("thumbnails", {{"timeout_ms", 15000}});
+  ASSERT_TRUE(ok(first)) << first.dump();
+  ASSERT_EQ(first["thumbnails"].size(), static_cast<std::size_t>(kStations)) << first.dump();
+  for (const auto& t : first["thumbnails"]) {
+    EXPECT_EQ(t.value("width", 0), 320) << t.dump();
+    EXPECT_EQ(t.value("height", 0), 240) << t.dump();
+    EXPECT_GT(t.value("bytes", 0), 0) << t.dump();
+    EXPECT_LE(t.value("bytes", 0), 10240) << "larger than 10 KB: " << t.dump();
+  }
+  step("screenshot", {{"name", "thumbnails"}});
+  // The stations' bars advance every 250 ms: three seconds later every picture differs.
+  std::this_thread::sleep_for(3s);
+  json later = step("thumbnails", {{"timeout_ms", 15000}});
+  ASSERT_TRUE(ok(later)) << later.dump();
+  std::map<std::string, std::string> before;
+  for (const auto& t : first["thumbnails"]) before[t.value("key", "")] = t.value("digest", "");
+  for (const auto& t : later["thumbnails"]) {
+    EXPECT_NE(t.value("digest", ""), before[t.value("key", "")])
+        << t.value("key", "") << ": the thumbnail did not change";
+  }
+}
+
+TEST_F(E2eDashboard, TakeControlTypesIntoTheStationsSession) {
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  ASSERT_TRUE(ok(expect_cards()));
+  const std::size_t target = 1;
+  std::pair<int, int> origin;
+  int ink_before = echoed_ink_width(classroom->screenshot(target, &origin), origin);
+  const std::string text = "Hello class 42";
+  json typed = step("take_control", {{"key", classroom->station(target).key}, {"text", text}});
+  ASSERT_TRUE(ok(typed)) << typed.dump();
+  step("screenshot", {{"name", "take-control"}});
+
+  // The characters reach the session and its RDP client shows them: about 10 px of ink each.
+  int expected = static_cast<int>(text.size()) * 10;
+  Screenshot shot;
+  EXPECT_TRUE(eventually(
+      [&] {
+        shot = classroom->screenshot(target, &origin);
+        return echoed_ink_width(shot, origin) >= ink_before + expected * 8 / 10;
+      },
+      5s))
+      << "ink " << echoed_ink_width(shot, origin) << " px, before " << ink_before;
+  shot.save_png(out_dir() / "rdp-dashboard-take-control.png");
+  EXPECT_LE(echoed_ink_width(shot, origin), ink_before + expected + 20);
+  ASSERT_TRUE(ok(step("stop_control")));
 }
 
 }  // namespace

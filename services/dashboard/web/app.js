@@ -51,6 +51,7 @@ async function loadStations() {
     for (const station of list.stations) stations.set(station.key, station);
     for (const key of [...selected]) if (!stations.has(key)) selected.delete(key);
     renderAll();
+    loadKnownPictures();
   } catch (error) {
     toast(error.message, true);
   }
@@ -75,6 +76,8 @@ function fillCard(card, station) {
   label.textContent = station.state === "blocked" ? station.block_message || "Blocked" :
     station.state === "disconnected" ? "Not connected" : station.user ? station.user : "Free";
   card.title = station.key + (station.address ? " · " + station.address : "");
+  // A picture only of a session; a free station shows its state.
+  if (!station.user) showThumb(card, false);
 }
 
 function renderAll() {
@@ -111,6 +114,7 @@ function renderSelection() {
     count === stations.size ? "All " + count + " stations selected" :
     count + (count === 1 ? " station selected" : " stations selected");
   for (const id of ["block", "unblock", "message", "logoff"]) $(id).disabled = count === 0;
+  $("enlarge").disabled = count !== 1;
   $("select-all").textContent = count > 0 && count === stations.size ? "Select none" : "Select all";
   for (const card of document.querySelectorAll(".card")) {
     card.setAttribute("aria-checked", selected.has(card.dataset.key) ? "true" : "false");
@@ -215,6 +219,246 @@ function logOff() {
   openDialog("logoff-dialog", () => run("Logged off", "/api/logoff", { stations: target() }));
 }
 
+// --- Screens: thumbnails, the live view, take control ----------------------------------------
+
+// Per picture slot (a card, the live view): whether an image is on its way, and whether a newer
+// one was announced meanwhile. The server always serves the newest, so a slow network loads one
+// picture at a time and then the newest, never a queue of old ones.
+const pictures = new Map(); // slot -> { loading, again }
+let pictureLoads = 0;
+
+function pictureUrl(key, stream) {
+  // A new address each time: an <img> does not load the same address twice.
+  return "/api/stations/" + encodeURIComponent(key) + "/thumbnail.jpg?stream=" + stream +
+    "&n=" + ++pictureLoads;
+}
+
+function showThumb(card, on) {
+  const img = card.querySelector(".thumb");
+  img.hidden = !on;
+  card.querySelector(".screen").classList.toggle("has-thumb", on);
+}
+
+function loadPicture(slot, img, key, stream, onShown) {
+  let state = pictures.get(slot);
+  if (!state) pictures.set(slot, state = { loading: false, again: false });
+  if (state.loading) {
+    state.again = true;
+    return;
+  }
+  state.loading = true;
+  state.again = false;
+  const settle = (ok) => {
+    state.loading = false;
+    onShown(ok);
+    if (state.again) loadPicture(slot, img, key, stream, onShown);
+  };
+  img.onload = () => settle(true);
+  img.onerror = () => settle(false);
+  img.src = pictureUrl(key, stream);
+}
+
+function loadCardPicture(key) {
+  const card = cardFor(key);
+  if (card) loadPicture("card|" + key, card.querySelector(".thumb"), key, 0, (ok) => showThumb(card, ok));
+}
+
+function onThumbnail(event) {
+  const { station: key, stream } = JSON.parse(event.data);
+  if (stream === 0) loadCardPicture(key);
+  // The live view shows the grid's picture until its own, larger one comes.
+  if (live.key === key && (stream === 1 || !live.hasOwnStream)) {
+    loadPicture("live", $("live-image"), key, stream, (ok) => {
+      if (ok && stream === 1) live.hasOwnStream = true;
+    });
+  }
+}
+
+// Pictures that exist already when the list is (re)loaded.
+function loadKnownPictures() {
+  for (const [key, station] of stations) if (station.user) loadCardPicture(key);
+}
+
+const live = { key: "", hasOwnStream: false, renewTimer: 0, controlling: false, lastEscape: 0 };
+
+function enlarge(key) {
+  const station = stations.get(key);
+  if (!station || $("live-view").open) return;
+  live.key = key;
+  live.hasOwnStream = false;
+  pictures.delete("live");
+  $("live-name").textContent = station.name + (station.user ? " · " + station.user : "");
+  $("live-status").textContent = "Connecting…";
+  const card = cardFor(key);
+  const thumb = card && card.querySelector(".thumb");
+  $("live-image").src = thumb && !thumb.hidden ? thumb.src : "";
+  $("live-view").showModal();
+  renewLive();
+  live.renewTimer = setInterval(renewLive, 2000);
+}
+
+async function renewLive() {
+  try {
+    await api("POST", "/api/stations/" + encodeURIComponent(live.key) + "/live", { on: true });
+    $("live-status").textContent = live.controlling ? "You have control — Esc twice to stop" : "Live";
+  } catch (error) {
+    $("live-status").textContent = error.message;
+  }
+}
+
+function closeLive() {
+  if (!live.key) return;
+  setControl(false);
+  clearInterval(live.renewTimer);
+  const key = live.key;
+  live.key = "";
+  api("POST", "/api/stations/" + encodeURIComponent(key) + "/live", { on: false }).catch(() => {});
+  if ($("live-view").open) $("live-view").close();
+}
+
+// Input for the station goes out in order, in batches, one request at a time.
+const inputQueue = [];
+let inputSending = false;
+let pendingMove = null;
+
+function queueInput(event) {
+  inputQueue.push(event);
+  sendInput();
+}
+
+async function sendInput() {
+  if (inputSending || inputQueue.length === 0 || !live.key) return;
+  inputSending = true;
+  const batch = inputQueue.splice(0, 64);
+  try {
+    await api("POST", "/api/stations/" + encodeURIComponent(live.key) + "/input", { events: batch });
+  } catch (error) {
+    $("live-status").textContent = error.message;
+  }
+  inputSending = false;
+  sendInput();
+}
+
+function setControl(on) {
+  live.controlling = on;
+  $("take-control").setAttribute("aria-pressed", on ? "true" : "false");
+  $("take-control").textContent = on ? "Stop control" : "Take control";
+  $("live-view").classList.toggle("controlling", on);
+  $("live-status").textContent = on ? "You have control — Esc twice to stop" : "Live";
+  if (!on) {
+    // Keys still held go up, so nothing stays pressed on the station.
+    for (const keysym of heldKeys.values()) queueInput({ type: "key", keysym, down: false });
+    heldKeys.clear();
+  }
+}
+
+function pointerAt(event) {
+  const box = $("live-image").getBoundingClientRect();
+  const clamp = (v) => Math.min(1, Math.max(0, v));
+  return {
+    type: "move",
+    x: clamp((event.clientX - box.left) / box.width),
+    y: clamp((event.clientY - box.top) / box.height),
+  };
+}
+
+// X keysyms of the keys that are not characters.
+const NAMED_KEYSYMS = {
+  Enter: 0xff0d, Backspace: 0xff08, Tab: 0xff09, Escape: 0xff1b, Delete: 0xffff,
+  Home: 0xff50, ArrowLeft: 0xff51, ArrowUp: 0xff52, ArrowRight: 0xff53, ArrowDown: 0xff54,
+  PageUp: 0xff55, PageDown: 0xff56, End: 0xff57, Insert: 0xff63, CapsLock: 0xffe5,
+  ShiftLeft: 0xffe1, ShiftRight: 0xffe2, ControlLeft: 0xffe3, ControlRight: 0xffe4,
+  AltLeft: 0xffe9, AltRight: 0xffea, MetaLeft: 0xffeb, MetaRight: 0xffec,
+};
+
+function keysymOf(event) {
+  if (NAMED_KEYSYMS[event.code] && /^(Shift|Control|Alt|Meta)/.test(event.code)) {
+    return NAMED_KEYSYMS[event.code];
+  }
+  if (NAMED_KEYSYMS[event.key]) return NAMED_KEYSYMS[event.key];
+  const f = /^F([1-9]|1[0-2])$/.exec(event.key);
+  if (f) return 0xffbe + Number(f[1]) - 1;
+  const chars = [...event.key];
+  if (chars.length !== 1) return 0; // "Dead", "Unidentified", …
+  const cp = chars[0].codePointAt(0);
+  return cp < 0x100 ? cp : 0x01000000 + cp;
+}
+
+// The keysym each physical key went down with: it goes up with the same one, even when Shift
+// was let go in between ("A" down, "a" up would leave "A" held on the station).
+const heldKeys = new Map(); // event.code -> keysym
+
+function onControlKey(event) {
+  if (!live.controlling) return;
+  event.preventDefault();
+  event.stopPropagation();
+  if (event.type === "keydown" && event.key === "Escape") {
+    const now = Date.now();
+    if (now - live.lastEscape < 600) {
+      setControl(false);
+      return;
+    }
+    live.lastEscape = now;
+  }
+  if (event.type === "keydown") {
+    if (event.repeat && heldKeys.has(event.code)) {
+      const keysym = heldKeys.get(event.code);
+      queueInput({ type: "key", keysym, down: true });
+      return;
+    }
+    const keysym = keysymOf(event);
+    if (!keysym) return;
+    heldKeys.set(event.code, keysym);
+    queueInput({ type: "key", keysym, down: true });
+  } else {
+    const keysym = heldKeys.get(event.code);
+    if (keysym === undefined) return;
+    heldKeys.delete(event.code);
+    queueInput({ type: "key", keysym, down: false });
+  }
+}
+
+function wireLiveView() {
+  const image = $("live-image");
+  image.addEventListener("mousemove", (event) => {
+    if (!live.controlling) return;
+    // At most one move per animation frame (~30–60 a second), the newest.
+    const first = pendingMove === null;
+    pendingMove = pointerAt(event);
+    if (first) {
+      requestAnimationFrame(() => {
+        if (pendingMove) queueInput(pendingMove);
+        pendingMove = null;
+      });
+    }
+  });
+  for (const type of ["mousedown", "mouseup"]) {
+    image.addEventListener(type, (event) => {
+      if (!live.controlling) return;
+      event.preventDefault();
+      queueInput(pointerAt(event));
+      queueInput({ type: "button", button: [1, 2, 3][event.button] || 1, down: type === "mousedown" });
+    });
+  }
+  image.addEventListener("wheel", (event) => {
+    if (!live.controlling) return;
+    event.preventDefault();
+    const button = event.deltaY < 0 ? 4 : 5;
+    queueInput({ type: "button", button, down: true });
+    queueInput({ type: "button", button, down: false });
+  }, { passive: false });
+  image.addEventListener("contextmenu", (event) => { if (live.controlling) event.preventDefault(); });
+  document.addEventListener("keydown", onControlKey, true);
+  document.addEventListener("keyup", onControlKey, true);
+  $("take-control").addEventListener("click", () => setControl(!live.controlling));
+  $("live-close").addEventListener("click", closeLive);
+  // Esc belongs to the station while in control; otherwise it closes the view.
+  $("live-view").addEventListener("cancel", (event) => {
+    if (live.controlling) event.preventDefault();
+  });
+  $("live-view").addEventListener("close", closeLive);
+}
+
 // --- Live updates ---------------------------------------------------------------------------
 
 function listen() {
@@ -235,6 +479,7 @@ function listen() {
     renderAll();
   });
   source.addEventListener("reply", (event) => addReply(JSON.parse(event.data)));
+  source.addEventListener("thumbnail", onThumbnail);
   source.onerror = async () => {
     light.classList.remove("live");
     light.title = "Live updates: reconnecting";
@@ -268,6 +513,7 @@ document.addEventListener("keydown", (event) => {
   if (key === "b") block();
   else if (key === "u") unblock();
   else if (key === "m") message();
+  else if (key === "e" && selected.size === 1) enlarge([...selected][0]);
   else if (key === "escape") {
     selected.clear();
     renderSelection();
@@ -282,7 +528,13 @@ $("grid").addEventListener("click", (event) => {
   else selected.add(key);
   renderSelection();
 });
+$("grid").addEventListener("dblclick", (event) => {
+  const card = event.target.closest(".card");
+  if (card) enlarge(card.dataset.key);
+});
 $("select-all").addEventListener("click", toggleAll);
+$("enlarge").addEventListener("click", () => { if (selected.size === 1) enlarge([...selected][0]); });
+wireLiveView();
 $("block").addEventListener("click", block);
 $("unblock").addEventListener("click", unblock);
 $("message").addEventListener("click", message);
