@@ -84,8 +84,8 @@ void ScreenFeeds::tick() {
   if (watched && (!grid_watched_ || now - grid_renewed_ >= kRenewEvery)) {
     watch({}, 0, kGridStream, kLease);
   } else if (!watched && grid_watched_) {
-    watch({}, 0, kGridStream, milliseconds(0));  // nobody watches: stop at once
-    grid_watched_ = false;
+    // Nobody watches: stop at once (at the next tick if a renewal is still on its way).
+    watch({}, 0, kGridStream, milliseconds(0));
   }
   std::erase_if(live_until_, [now](const auto& entry) { return entry.second <= now; });
   // An image belongs to the session it shows.

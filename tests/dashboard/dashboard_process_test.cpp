@@ -291,5 +291,75 @@ TEST_F(DashboardProcess, AMessageReportsWhichStationsHadNoSessionToShowIt) {
   EXPECT_EQ(empty->status, 400);
 }
 
+TEST_F(DashboardProcess, ScreenRoutesCheckEverythingAndNeedLoginAndToken) {
+  ASSERT_TRUE(system.attach_stations({"seat-1"}));
+  DashboardLogin login = teacher_login();
+  ASSERT_TRUE(state_becomes(login, {{"fake:seat-1", "free"}}));
+  const std::string station = "/api/stations/fake:seat-1";
+  json move{{"events", {{{"type", "move"}, {"x", 0.5}, {"y", 0.5}}}}};
+
+  // Nothing without a login; nothing mutating without the token.
+  auto anonymous = system.http()->Get(station + "/thumbnail.jpg");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  for (const std::string path : {station + "/input", station + "/live"}) {
+    auto refused = system.call("POST", path, login, move, /*with_csrf=*/false);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 403) << path;
+  }
+
+  // No picture of a station without a session; a clear 404, and 400 for a bad stream.
+  auto none = system.call("GET", station + "/thumbnail.jpg", login);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(none->status, 404);
+  EXPECT_NE(none->body.find("no picture"), std::string::npos) << none->body;
+  auto stream = system.call("GET", station + "/thumbnail.jpg?stream=7", login);
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(stream->status, 400);
+
+  // Input is checked event by event before anything reaches the bus.
+  struct Case {
+    json body;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {json{{"events", json::array()}}, "events"},
+           {json{{"events", json::array({json{{"type", "move"}, {"x", 2}, {"y", 0}}})}}, "'x'"},
+           {json{{"events", json::array({json{{"type", "fly"}}})}}, "type"},
+           {json{
+                {"events", json::array({json{{"type", "button"}, {"button", 9}, {"down", true}}})}},
+            "button"},
+           {json{{"events", json::array({json{{"type", "key"}, {"keysym", 65}}})}}, "down"},
+           {json{
+                {"events", json::array({json{{"type", "key"}, {"keysym", 65.5}, {"down", true}}})}},
+            "whole"},
+           {json{{"events", json::array({json{{"type", "move"}, {"x", 0}, {"y", 0}, {"z", 1}}})}},
+            "unknown field"},
+           {json{{"events", json(70, json{{"type", "move"}, {"x", 0}, {"y", 0}})}}, "64"},
+           {json{{"mouse", 1}}, ""},
+       }) {
+    auto result = system.call("POST", station + "/input", login, c.body);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 400) << c.body.dump() << ": " << result->body;
+    EXPECT_NE(result->body.find(c.says), std::string::npos) << result->body;
+  }
+  // Good input for a station without a session: mp-session's reason, not a success.
+  auto no_session = system.call("POST", station + "/input", login, move);
+  ASSERT_TRUE(no_session);
+  EXPECT_NE(no_session->status, 200);
+  EXPECT_NE(no_session->body.find("no session"), std::string::npos) << no_session->body;
+
+  // A live view needs a session; an unknown station is not found.
+  auto live = system.call("POST", station + "/live", login, json{{"on", true}});
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 409) << live->body;
+  auto unknown = system.call("POST", "/api/stations/fake:nowhere/live", login, json{{"on", true}});
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+  auto bad = system.call("POST", station + "/live", login, json{{"on", "yes"}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+}
+
 }  // namespace
 }  // namespace mp::test
