@@ -2,11 +2,81 @@
 
 #include <X11/Xutil.h>
 #include <spdlog/spdlog.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 
 namespace mp::agent {
 
 ScreenGrabber::~ScreenGrabber() {
   if (image_ != nullptr) XDestroyImage(image_);
+  release_shared();
+}
+
+void ScreenGrabber::release_shared() {
+  if (shared_image_ == nullptr) return;
+  XShmDetach(x_.display(), &segment_);
+  XSync(x_.display(), False);
+  shared_image_->data = nullptr;  // the segment's, not malloc's: XDestroyImage must not free it
+  XDestroyImage(shared_image_);
+  shmdt(segment_.shmaddr);
+  shared_image_ = nullptr;
+  segment_ = {};
+}
+
+bool ScreenGrabber::ensure_shared(int width, int height) {
+  if (shared_failed_) return false;
+  if (shared_image_ != nullptr && shared_image_->width == width &&
+      shared_image_->height == height) {
+    return true;
+  }
+  release_shared();
+  if (!XShmQueryExtension(x_.display())) {
+    shared_failed_ = true;
+    spdlog::info("no MIT-SHM on this display: thumbnails use XGetImage");
+    return false;
+  }
+  Display* d = x_.display();
+  shared_image_ =
+      XShmCreateImage(d, x_.visual(), static_cast<unsigned>(x_.depth()), ZPixmap, nullptr,
+                      &segment_, static_cast<unsigned>(width), static_cast<unsigned>(height));
+  if (shared_image_ == nullptr) {
+    shared_failed_ = true;
+    return false;
+  }
+  std::size_t bytes = static_cast<std::size_t>(shared_image_->bytes_per_line) * height;
+  // Only this user (the X server runs as the session's user too) may attach it.
+  segment_.shmid = shmget(IPC_PRIVATE, bytes, IPC_CREAT | 0600);
+  void* address =
+      segment_.shmid < 0 ? reinterpret_cast<void*>(-1) : shmat(segment_.shmid, nullptr, 0);
+  if (address == reinterpret_cast<void*>(-1)) {
+    if (segment_.shmid >= 0) shmctl(segment_.shmid, IPC_RMID, nullptr);
+    XDestroyImage(shared_image_);
+    shared_image_ = nullptr;
+    shared_failed_ = true;
+    spdlog::warn("no shared memory segment for thumbnails: XGetImage instead");
+    return false;
+  }
+  segment_.shmaddr = shared_image_->data = static_cast<char*>(address);
+  segment_.readOnly = False;
+  XShmAttach(d, &segment_);
+  XSync(d, False);
+  // Gone as soon as both sides detach, even if this process is killed.
+  shmctl(segment_.shmid, IPC_RMID, nullptr);
+  return true;
+}
+
+bool ScreenGrabber::usable(const XImage* image) {
+  bool bgrx = image->bits_per_pixel == 32 && image->byte_order == LSBFirst &&
+              image->red_mask == 0xff0000 && image->green_mask == 0x00ff00 &&
+              image->blue_mask == 0x0000ff;
+  if (!bgrx && !format_refused_) {
+    spdlog::error(
+        "no thumbnails: the display's pixel layout ({} bits per pixel, red mask "
+        "{:#x}) is not 32-bit BGRX",
+        image->bits_per_pixel, image->red_mask);
+    format_refused_ = true;
+  }
+  return bgrx;
 }
 
 bool ScreenGrabber::grab(ScreenImage* out) {
@@ -17,29 +87,31 @@ bool ScreenGrabber::grab(ScreenImage* out) {
   int width = 0, height = 0;
   x_.root_size(&width, &height);
   if (width <= 0 || height <= 0) return false;
-  image_ = XGetImage(x_.display(), x_.root(), 0, 0, static_cast<unsigned>(width),
-                     static_cast<unsigned>(height), AllPlanes, ZPixmap);
-  if (image_ == nullptr) {
-    spdlog::warn("the screen could not be read (XGetImage failed)");
-    return false;
-  }
-  bool bgrx = image_->bits_per_pixel == 32 && image_->byte_order == LSBFirst &&
-              image_->red_mask == 0xff0000 && image_->green_mask == 0x00ff00 &&
-              image_->blue_mask == 0x0000ff;
-  if (!bgrx) {
-    if (!format_refused_) {
-      spdlog::error(
-          "no thumbnails: the display's pixel layout ({} bits per pixel, red mask "
-          "{:#x}) is not 32-bit BGRX",
-          image_->bits_per_pixel, image_->red_mask);
-      format_refused_ = true;
+  XImage* image = nullptr;
+  if (ensure_shared(width, height)) {
+    // A round trip: False when the server refused (then never again: XGetImage from now on).
+    if (XShmGetImage(x_.display(), x_.root(), shared_image_, 0, 0, AllPlanes)) {
+      image = shared_image_;
+    } else {
+      spdlog::warn("MIT-SHM refused by the display: thumbnails use XGetImage");
+      release_shared();
+      shared_failed_ = true;
     }
-    return false;
   }
-  out->width = image_->width;
-  out->height = image_->height;
-  out->stride = static_cast<std::size_t>(image_->bytes_per_line);
-  out->pixels = reinterpret_cast<const std::uint8_t*>(image_->data);
+  if (image == nullptr) {
+    image_ = XGetImage(x_.display(), x_.root(), 0, 0, static_cast<unsigned>(width),
+                       static_cast<unsigned>(height), AllPlanes, ZPixmap);
+    if (image_ == nullptr) {
+      spdlog::warn("the screen could not be read (XGetImage failed)");
+      return false;
+    }
+    image = image_;
+  }
+  if (!usable(image)) return false;
+  out->width = image->width;
+  out->height = image->height;
+  out->stride = static_cast<std::size_t>(image->bytes_per_line);
+  out->pixels = reinterpret_cast<const std::uint8_t*>(image->data);
   return true;
 }
 

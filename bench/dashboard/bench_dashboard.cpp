@@ -1,0 +1,398 @@
+// bench-dashboard: block-all latency and thumbnail cost of the dashboard, driven by
+// bench/dashboard/run against a real mp-bus, mp-session, mp-policy, fake transport and
+// mp-dashboard. Stations are simulated (no RDP: the block and the thumbnails do not involve the
+// transport), their sessions real: an Xvfb, the session command and an mp-agent each.
+//
+// Block all: POST /api/block {"stations": "all"} as the teacher's page does, then the time until
+// the agent's lock window is mapped on every station's display (MapNotify on each display's root,
+// so nothing is polled); then unblock and wait for every lock to go, and again.
+// Thumbnails: CPU of the server side (the services, and every process of the session users: X
+// servers, agents, session commands) over a window with nobody watching and a window with one
+// page watching (an event stream open, every announced picture fetched as the page does), both
+// at the largest station count; the difference is what the thumbnails cost.
+#include <httplib.h>
+#include <poll.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mp/bus/client.h"
+#include "mp/bus/endpoints.h"
+#include "process_cpu.h"
+
+// Last: Xlib defines macros (Success, Status, None) that other headers use as names.
+#include <X11/Xlib.h>
+
+namespace {
+
+using namespace std::chrono;
+using mp::schema::Envelope;
+using nlohmann::json;
+using Clock = steady_clock;
+
+struct Options {
+  std::string runtime_dir;
+  int port = 0;
+  std::string teacher;
+  std::string password;
+  std::string user_prefix;
+  std::vector<int> counts{10, 20, 40};
+  int reps = 20;
+  int width = 1024, height = 768;
+  double thumb_seconds = 20;
+  std::vector<pid_t> server_pids;
+};
+
+struct Session {
+  std::string station, user, display, xauthority;
+  std::uint64_t id = 0;
+};
+
+// One display's connection, watching its root for the lock window's map and unmap.
+struct DisplayWatch {
+  Display* display = nullptr;
+  bool locked = false;
+};
+
+void fail(const std::string& why) {
+  std::fprintf(stderr, "bench-dashboard: %s\n", why.c_str());
+  std::exit(1);
+}
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  std::size_t i = static_cast<std::size_t>(p * (values.size() - 1) + 0.5);
+  return values[std::min(i, values.size() - 1)];
+}
+
+class Bench {
+ public:
+  explicit Bench(Options options)
+      : options_(std::move(options)),
+        client_(context_, reactor_, mp::bus::Endpoints::in_directory(options_.runtime_dir),
+                mp::bus::ClientOptions{.service = "bench", .operator_name = "bench"}),
+        http_("127.0.0.1", options_.port) {
+    http_.set_read_timeout(30, 0);
+  }
+
+  void run() {
+    log_in();
+    std::vector<std::pair<int, std::pair<double, double>>> results;
+    for (int n : options_.counts) {
+      grow_to(n);
+      auto [p50, p95] = block_all(n);
+      results.push_back({n, {p50, p95}});
+    }
+    double thumbs = thumbnails_cpu();
+    std::printf("\nblock all (API call -> lock mapped on every station), %d runs each:\n",
+                options_.reps);
+    for (const auto& [n, p] : results) {
+      std::printf("  %2d stations: p50 %6.1f ms  p95 %6.1f ms\n", n, p.first, p.second);
+    }
+    std::printf("thumbnails at %zu stations, 1 fps, %dx%d screens: %.2f %% of one core\n",
+                sessions_.size(), options_.width, options_.height, thumbs);
+    double b = results.empty() ? 0 : results.back().second.second;
+    std::printf("targets: block all p95 <= 100 ms at 40: %s, thumbnails <= 5 %%: %s\n",
+                b <= 100 ? "met" : "NOT met", thumbs <= 5 ? "met" : "NOT met");
+    std::printf("block_all_p95_ms_at_%zu=%.1f thumbs_cpu_pct_at_%zu=%.2f\n", sessions_.size(), b,
+                sessions_.size(), thumbs);
+  }
+
+ private:
+  void log_in() {
+    auto r = http_.Post("/api/login",
+                        json{{"user", options_.teacher}, {"password", options_.password}}.dump(),
+                        "application/json");
+    if (!r || r->status != 200) fail("cannot log in to the dashboard");
+    for (const auto& [name, value] : r->headers) {
+      if (name == "Set-Cookie") cookie_ = value.substr(0, value.find(';'));
+    }
+    csrf_ = json::parse(r->body).value("csrf_token", "");
+    if (cookie_.empty() || csrf_.empty()) fail("no cookie or CSRF token from /api/login");
+  }
+
+  httplib::Headers headers() const { return {{"Cookie", cookie_}, {"X-CSRF-Token", csrf_}}; }
+
+  mp::bus::Reply call(std::string_view service, const mp::bus::Build& body, bool mutating) {
+    mp::bus::RequestOptions options{.deadline = seconds(60)};
+    if (mutating) options.idempotency_key = "bench-" + std::to_string(++key_);
+    return client_.call(service, body, options);
+  }
+
+  // Stations, users and sessions up to n, each session's agent up; X connections to them.
+  void grow_to(int n) {
+    int from = static_cast<int>(sessions_.size());
+    if (from >= n) return;
+    std::fprintf(stderr, "starting sessions %d..%d\n", from + 1, n);
+    auto attached = call(
+        "fake-transport",
+        [&](Envelope::Builder e) {
+          auto list = e.initSimulateStations().initAttach(static_cast<unsigned>(n - from));
+          for (int i = from; i < n; ++i) {
+            auto info = list[static_cast<unsigned>(i - from)];
+            info.setKey("fake:bench-" + std::to_string(i + 1));
+            info.setClientName("bench-" + std::to_string(i + 1));
+            info.setAddress("10.1.0." + std::to_string(i + 1));
+            auto caps = info.initCapabilities();
+            caps.setVideo(true);
+            caps.setKeyboard(true);
+            caps.setMouse(true);
+            caps.setWidth(static_cast<std::uint16_t>(options_.width));
+            caps.setHeight(static_cast<std::uint16_t>(options_.height));
+          }
+        },
+        true);
+    if (!attached.ok()) fail("attach: " + attached.error_text());
+    for (int i = from; i < n; ++i) {
+      Session s{.station = "fake:bench-" + std::to_string(i + 1),
+                .user = options_.user_prefix + std::to_string(i + 1)};
+      auto added = call(
+          "session",
+          [&](Envelope::Builder e) {
+            auto add = e.initUserAdd();
+            add.setName(s.user);
+            add.setRole(mp::schema::Role::STANDARD);
+            add.setPassword(options_.password);
+          },
+          true);
+      if (!added.ok() && added.error_text().find("exists") == std::string::npos) {
+        fail("user add " + s.user + ": " + added.error_text());
+      }
+      auto started = call(
+          "session",
+          [&](Envelope::Builder e) {
+            auto start = e.initSessionStart();
+            start.setStationKey(s.station);
+            start.setUser(s.user);
+          },
+          true);
+      if (!started.ok() || !started.envelope().isSessionRecord()) {
+        fail("session start on " + s.station + ": " + started.error_text());
+      }
+      auto record = started.envelope().getSessionRecord();
+      s.id = record.getId();
+      s.display = record.getDisplay();
+      s.xauthority = record.getXauthority();
+      sessions_.push_back(s);
+    }
+    // Every agent heartbeating (they take a moment after their display).
+    auto until = Clock::now() + seconds(120);
+    for (;;) {
+      auto list = call(
+          "session", [](Envelope::Builder e) { e.initSessionListRequest(); }, false);
+      std::size_t up = 0;
+      if (list.ok()) {
+        for (auto record : list.envelope().getSessionList().getSessions())
+          up += record.getAgentUp();
+      }
+      if (up >= static_cast<std::size_t>(n)) break;
+      if (Clock::now() > until)
+        fail(std::to_string(up) + " of " + std::to_string(n) + " agents up");
+      reactor_.run_until([] { return false; }, milliseconds(200));
+    }
+    for (int i = from; i < n; ++i) {
+      const Session& s = sessions_[static_cast<std::size_t>(i)];
+      setenv("XAUTHORITY", s.xauthority.c_str(), 1);
+      Display* d = XOpenDisplay(s.display.c_str());
+      if (d == nullptr) fail("cannot open display " + s.display);
+      XSelectInput(d, DefaultRootWindow(d), SubstructureNotifyMask);
+      XSync(d, False);
+      displays_.push_back({d, false});
+    }
+  }
+
+  // Reads every display's events; marks a display locked when a window named "Locked" maps.
+  void drain(DisplayWatch& w) {
+    while (XPending(w.display) > 0) {
+      XEvent event;
+      XNextEvent(w.display, &event);
+      if (event.type != MapNotify && event.type != UnmapNotify) continue;
+      Window window = event.type == MapNotify ? event.xmap.window : event.xunmap.window;
+      char* name = nullptr;
+      bool lock = XFetchName(w.display, window, &name) && name && std::string(name) == "Locked";
+      if (name) XFree(name);
+      if (lock) w.locked = event.type == MapNotify;
+    }
+  }
+
+  // Waits until every display is `locked` (or not); the time it took, or -1 after 10 s.
+  double wait_all(bool locked, Clock::time_point since) {
+    std::vector<pollfd> fds;
+    for (auto& w : displays_) fds.push_back({ConnectionNumber(w.display), POLLIN, 0});
+    auto until = since + seconds(10);
+    for (;;) {
+      bool all = true;
+      for (auto& w : displays_) {
+        drain(w);
+        all = all && w.locked == locked;
+      }
+      if (all) return duration<double, std::milli>(Clock::now() - since).count();
+      if (Clock::now() > until) return -1;
+      poll(fds.data(), fds.size(), 5);
+    }
+  }
+
+  void post(const std::string& path, const json& body) {
+    auto r = http_.Post(path, headers(), body.dump(), "application/json");
+    if (!r || r->status != 200) {
+      fail(path + ": " + (r ? std::to_string(r->status) + " " + r->body : "no answer"));
+    }
+  }
+
+  std::pair<double, double> block_all(int n) {
+    std::vector<double> times;
+    for (int rep = 0; rep < options_.reps; ++rep) {
+      auto t0 = Clock::now();
+      post("/api/block", {{"stations", "all"}, {"message", "Eyes on the teacher"}});
+      double ms = wait_all(true, t0);
+      if (ms < 0) fail("not every station showed the lock within 10 s");
+      times.push_back(ms);
+      post("/api/unblock", {{"stations", "all"}});
+      if (wait_all(false, Clock::now()) < 0) fail("locks still shown 10 s after unblock");
+      std::this_thread::sleep_for(milliseconds(300));
+    }
+    double p50 = percentile(times, 0.5), p95 = percentile(times, 0.95);
+    std::fprintf(stderr, "  %d stations: block all p50 %.1f ms, p95 %.1f ms (max %.1f)\n", n, p50,
+                 p95, *std::max_element(times.begin(), times.end()));
+    return {p50, p95};
+  }
+
+  mp::bench::ServerProcesses server() const {
+    mp::bench::ServerProcesses which{.roots = options_.server_pids};
+    for (const auto& s : sessions_) {
+      uid_t uid = 0;
+      if (struct passwd* pw = getpwnam(s.user.c_str())) uid = pw->pw_uid;
+      if (uid != 0 && std::find(which.uids.begin(), which.uids.end(), uid) == which.uids.end()) {
+        which.uids.push_back(uid);
+      }
+    }
+    return which;
+  }
+
+  // The server's CPU over the window, in % of one core; `by_name` gets it per program.
+  double cpu_percent_over(double seconds_to_measure, std::map<std::string, double>* by_name) {
+    auto which = server();
+    auto before = mp::bench::read_server_ticks(which, getpid());
+    auto t0 = Clock::now();
+    std::this_thread::sleep_for(duration<double>(seconds_to_measure));
+    auto after = mp::bench::read_server_ticks(which, getpid());
+    double secs = duration<double>(Clock::now() - t0).count();
+    double total = 0;
+    for (const auto& p : mp::bench::cpu_between(before, after, secs)) {
+      total += p.percent;
+      (*by_name)[p.name] += p.percent;
+    }
+    return total;
+  }
+
+  // The server's CPU with nobody watching and with one page watching every station.
+  double thumbnails_cpu() {
+    std::fprintf(stderr, "thumbnails: %.0f s with nobody watching...\n", options_.thumb_seconds);
+    std::this_thread::sleep_for(seconds(8));  // leases of earlier runs lapse
+    std::map<std::string, double> idle_split, watched_split;
+    double idle = cpu_percent_over(options_.thumb_seconds, &idle_split);
+
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> pictures{0}, bytes{0};
+    std::thread page([&] {
+      // The page: the event stream, and each announced picture fetched.
+      httplib::Client events("127.0.0.1", options_.port);
+      httplib::Client pictures_client("127.0.0.1", options_.port);
+      events.set_read_timeout(5, 0);
+      std::string buffer;
+      while (!stop) {
+        events.Get("/api/events", httplib::Headers{{"Cookie", cookie_}},
+                   [&](const char* data, std::size_t length) {
+                     buffer.append(data, length);
+                     for (std::size_t end; (end = buffer.find("\n\n")) != std::string::npos;) {
+                       std::string message = buffer.substr(0, end);
+                       buffer.erase(0, end + 2);
+                       if (message.rfind("event: thumbnail", 0) != 0) continue;
+                       auto data_at = message.find("data: ");
+                       if (data_at == std::string::npos) continue;
+                       auto announce = json::parse(message.substr(data_at + 6), nullptr, false);
+                       if (!announce.is_object()) continue;
+                       std::string path =
+                           "/api/stations/" + announce.value("station", "") + "/thumbnail.jpg";
+                       auto r = pictures_client.Get(path, httplib::Headers{{"Cookie", cookie_}});
+                       if (r && r->status == 200) {
+                         ++pictures;
+                         bytes += r->body.size();
+                       }
+                     }
+                     return !stop.load();
+                   });
+      }
+    });
+    std::this_thread::sleep_for(seconds(4));  // the lease reaches every agent
+    std::uint64_t pictures_before = pictures;
+    std::fprintf(stderr, "thumbnails: %.0f s with one page watching...\n", options_.thumb_seconds);
+    double watched = cpu_percent_over(options_.thumb_seconds, &watched_split);
+    std::uint64_t got = pictures - pictures_before;
+    stop = true;
+    page.join();
+    std::fprintf(stderr,
+                 "  server CPU: %.2f %% idle, %.2f %% watched; %.1f pictures/s, %.0f bytes each\n",
+                 idle, watched, got / options_.thumb_seconds,
+                 got ? static_cast<double>(bytes) / static_cast<double>(pictures) : 0.0);
+    std::fprintf(stderr, "  what watching costs, by program (%% of one core):");
+    for (const auto& [name, percent] : watched_split) {
+      double extra = percent - idle_split[name];
+      if (extra >= 0.05) std::fprintf(stderr, " %s %.2f", name.c_str(), extra);
+    }
+    std::fprintf(stderr, "\n");
+    return watched - idle;
+  }
+
+  Options options_;
+  zmq::context_t context_{1};
+  mp::bus::Reactor reactor_;
+  mp::bus::Client client_;
+  httplib::Client http_;
+  std::string cookie_, csrf_;
+  std::vector<Session> sessions_;
+  std::vector<DisplayWatch> displays_;
+  std::uint64_t key_ = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "bench-dashboard: block-all latency and thumbnail cost (run by bench/dashboard/run)"};
+  Options o;
+  std::string password_file;
+  app.add_option("--runtime-dir", o.runtime_dir, "the bus's runtime dir")->required();
+  app.add_option("--port", o.port, "mp-dashboard's port on 127.0.0.1")->required();
+  app.add_option("--teacher", o.teacher, "a dashboard account")->required();
+  app.add_option("--password-file", password_file, "its password (also the students')")->required();
+  app.add_option("--user-prefix", o.user_prefix, "students are PREFIX1..PREFIXn")->required();
+  app.add_option("--stations", o.counts, "station counts, ascending")->capture_default_str();
+  app.add_option("--reps", o.reps, "block-all runs per count")->capture_default_str();
+  app.add_option("--width", o.width)->capture_default_str();
+  app.add_option("--height", o.height)->capture_default_str();
+  app.add_option("--thumb-seconds", o.thumb_seconds, "each CPU window")->capture_default_str();
+  app.add_option("--server-pid", o.server_pids, "mp-bus, mp-session, mp-dashboard, ...");
+  CLI11_PARSE(app, argc, argv);
+  std::ifstream file(password_file);
+  std::getline(file, o.password);
+  if (o.password.empty()) fail("empty password file");
+  XInitThreads();
+  Bench(o).run();
+  return 0;
+}
