@@ -144,6 +144,14 @@ const steps = {
     }, null, { timeout: timeout_ms || 10000 });
     const thumbnails = await page.$$eval(".card", async (cards) => Promise.all(cards.map(async (c) => {
       const img = c.querySelector("img.thumb");
+      // The page may have started loading a newer picture since: wait for it.
+      if (!img.complete || img.naturalWidth === 0) {
+        await new Promise((settle) => {
+          img.addEventListener("load", settle, { once: true });
+          img.addEventListener("error", settle, { once: true });
+          setTimeout(settle, 3000);
+        });
+      }
       const canvas = document.createElement("canvas");
       canvas.width = img.naturalWidth;
       canvas.height = img.naturalHeight;
