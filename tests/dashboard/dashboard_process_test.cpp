@@ -302,7 +302,7 @@ TEST_F(DashboardProcess, ScreenRoutesCheckEverythingAndNeedLoginAndToken) {
   auto anonymous = system.http()->Get(station + "/thumbnail.jpg");
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->status, 401);
-  for (const std::string path : {station + "/input", station + "/live"}) {
+  for (const std::string& path : {station + "/input", station + "/live"}) {
     auto refused = system.call("POST", path, login, move, /*with_csrf=*/false);
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->status, 403) << path;
