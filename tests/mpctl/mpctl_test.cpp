@@ -175,7 +175,9 @@ TEST_F(MpctlOnHost, UserSetRoleAndPasswd) {
   EXPECT_TRUE(contains(promoted.output, "role changed")) << promoted.output;
   json users = json::parse(host.mpctl({"user", "list", "--json"}).output);
   for (const auto& user : users) {
-    if (user["name"] == erin) EXPECT_EQ(user["role"], "dashboard");
+    if (user["name"] == erin) {
+      EXPECT_EQ(user["role"], "dashboard");
+    }
   }
 
   ChildProcess::Options new_password;
