@@ -392,6 +392,7 @@ void DashboardServer::add_routes() {
   server_->Post("/api/logoff", [this](const Request& req, Response& res) { log_off(req, res); });
   add_manager_routes();
   add_screen_routes();
+  add_policy_routes();
 }
 
 void DashboardServer::page(const httplib::Request&, httplib::Response& res, const char* file) {

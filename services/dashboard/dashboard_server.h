@@ -85,6 +85,10 @@ class DashboardServer {
   void list_services(const httplib::Request& req, httplib::Response& res);
   void restart_service(const httplib::Request& req, httplib::Response& res);
   void audit(const httplib::Request& req, httplib::Response& res);
+  // Web limits and USB storage (policy_routes.cpp).
+  void add_policy_routes();
+  void web_limit(const httplib::Request& req, httplib::Response& res);
+  void usb_lock(const httplib::Request& req, httplib::Response& res);
   // The screens (screen_routes.cpp).
   void add_screen_routes();
   void thumbnail(const httplib::Request& req, httplib::Response& res);

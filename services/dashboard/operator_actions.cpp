@@ -115,12 +115,72 @@ void OperatorActions::authenticate(const std::string& user, const std::string& p
 
 void OperatorActions::set_block(const std::string& operator_name, const Selection& selection,
                                 bool blocked, const std::string& message, Respond respond) {
-  auto fill = [blocked, message](Envelope::Builder e) {
-    auto body = e.initSetBlock();
-    body.setBlocked(blocked);
-    if (blocked) body.setMessage(message);
-    return body.initScope();
+  set_policy(
+      operator_name, selection,
+      [blocked, message](Envelope::Builder e) {
+        auto body = e.initSetBlock();
+        body.setBlocked(blocked);
+        if (blocked) body.setMessage(message);
+        return body.initScope();
+      },
+      std::move(respond));
+}
+
+void OperatorActions::set_usb_lock(const std::string& operator_name, const Selection& selection,
+                                   bool locked, Respond respond) {
+  set_policy(
+      operator_name, selection,
+      [locked](Envelope::Builder e) {
+        auto body = e.initSetUsbLock();
+        body.setLocked(locked);
+        return body.initScope();
+      },
+      std::move(respond));
+}
+
+void OperatorActions::set_web(const std::string& operator_name, const Selection& selection,
+                              mp::schema::WebMode mode, const std::vector<std::string>& domains,
+                              Respond respond) {
+  auto set_mode = [this, operator_name, selection, mode](Respond done) {
+    set_policy(
+        operator_name, selection,
+        [mode](Envelope::Builder e) {
+          auto body = e.initSetWebMode();
+          body.setMode(mode);
+          return body.initScope();
+        },
+        std::move(done));
   };
+  bool with_list =
+      mode == mp::schema::WebMode::ALLOW_ONLY || mode == mp::schema::WebMode::BLOCK_ONLY;
+  if (!with_list) {
+    set_mode(std::move(respond));
+    return;
+  }
+  // The list first, then the mode: the filter never applies a mode with the old list.
+  auto list = mode == mp::schema::WebMode::ALLOW_ONLY ? mp::schema::WebList::ALLOW
+                                                      : mp::schema::WebList::BLOCK;
+  set_policy(
+      operator_name, selection,
+      [list, domains](Envelope::Builder e) {
+        auto body = e.initEditWebList();
+        body.setList(list);
+        body.setReplace(true);
+        auto add = body.initAdd(static_cast<unsigned>(domains.size()));
+        for (unsigned i = 0; i < domains.size(); ++i) add.set(i, domains[i]);
+        return body.initScope();
+      },
+      [set_mode, respond = std::move(respond)](Outcome outcome) mutable {
+        if (outcome.status != 200) {
+          respond(std::move(outcome));
+          return;
+        }
+        set_mode(std::move(respond));
+      });
+}
+
+void OperatorActions::set_policy(const std::string& operator_name, const Selection& selection,
+                                 FillScope fill, Respond respond) {
   if (!selection.all) {
     per_station(
         "policy", selection.stations, operator_name,
@@ -128,7 +188,7 @@ void OperatorActions::set_block(const std::string& operator_name, const Selectio
         std::move(respond), "");
     return;
   }
-  // One request for everyone: on scope "all" mp-policy also clears every narrower block.
+  // One request for everyone: on scope "all" mp-policy also clears every narrower setting.
   client_.request(
       "policy",
       [&](Envelope::Builder e) {

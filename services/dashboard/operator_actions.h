@@ -45,6 +45,12 @@ class OperatorActions {
                     const std::string& client_address, std::function<void(AuthResult)> done);
   void set_block(const std::string& operator_name, const Selection& selection, bool blocked,
                  const std::string& message, Respond respond);
+  void set_usb_lock(const std::string& operator_name, const Selection& selection, bool locked,
+                    Respond respond);
+  // `mode` off, allowOnly, blockOnly, or unknown (inherit); for allowOnly/blockOnly the list of
+  // that mode becomes `domains` first (mp-policy normalises and checks them).
+  void set_web(const std::string& operator_name, const Selection& selection,
+               mp::schema::WebMode mode, const std::vector<std::string>& domains, Respond respond);
   void send_message(const std::string& operator_name, const Selection& selection,
                     const std::string& text, Respond respond);
   void log_off(const std::string& operator_name, const Selection& selection, Respond respond);
@@ -54,6 +60,11 @@ class OperatorActions {
 
  private:
   using BuildFor = std::function<void(const std::string& key, mp::schema::Envelope::Builder)>;
+  // Fills a policy request's body and returns its scope, which set_policy points at the stations.
+  using FillScope = std::function<mp::schema::Scope::Builder(mp::schema::Envelope::Builder)>;
+  // One request per selected station, or one for scope "all".
+  void set_policy(const std::string& operator_name, const Selection& selection, FillScope fill,
+                  Respond respond);
   // One request per station, all at once; answers when every one is answered. With an
   // `audit_action`, the stations it worked for go into mp-policy's audit log.
   void per_station(std::string_view service, const std::vector<std::string>& keys,

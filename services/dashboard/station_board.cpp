@@ -110,13 +110,18 @@ void StationBoard::set_session(mp::schema::SessionRecord::Reader session) {
 
 // mp-policy --------------------------------------------------------------------------------
 
+StationBoard::PolicyView StationBoard::view_of(mp::schema::EffectivePolicy::Reader effective) {
+  return PolicyView{.blocked = effective.getBlocked(),
+                    .message = text(effective.getBlockMessage()),
+                    .source = text(effective.getBlockSource()),
+                    .web_mode = effective.getWebMode(),
+                    .usb_locked = effective.getUsbStorageLocked()};
+}
+
 void StationBoard::policy_snapshot(mp::schema::PolicySnapshot::Reader snapshot) {
   policy_.clear();
   for (auto effective : snapshot.getEffective()) {
-    policy_[text(effective.getStationKey())] =
-        PolicyView{.blocked = effective.getBlocked(),
-                   .message = text(effective.getBlockMessage()),
-                   .source = text(effective.getBlockSource())};
+    policy_[text(effective.getStationKey())] = view_of(effective);
   }
   policy_synced_ = true;
   resynced();
@@ -124,14 +129,10 @@ void StationBoard::policy_snapshot(mp::schema::PolicySnapshot::Reader snapshot) 
 
 void StationBoard::effective_update(mp::schema::EffectivePolicy::Reader effective) {
   std::string key = text(effective.getStationKey());
-  PolicyView view{.blocked = effective.getBlocked(),
-                  .message = text(effective.getBlockMessage()),
-                  .source = text(effective.getBlockSource())};
+  PolicyView view = view_of(effective);
   auto& stored = policy_[key];
-  bool same = stored.blocked == view.blocked && stored.message == view.message &&
-              stored.source == view.source;
+  bool same = stored == view;
   stored = std::move(view);
-  // Web and USB changes come on the same topic; the dashboard shows only the block yet.
   if (same) return;
   if (stations_.contains(key)) station_changed(key);
   if (!key.empty()) return;
@@ -142,6 +143,17 @@ void StationBoard::effective_update(mp::schema::EffectivePolicy::Reader effectiv
 }
 
 // Views ------------------------------------------------------------------------------------
+
+std::string web_mode_name(mp::schema::WebMode mode) {
+  switch (mode) {
+    case mp::schema::WebMode::ALLOW_ONLY:
+      return "allow_only";
+    case mp::schema::WebMode::BLOCK_ONLY:
+      return "block_only";
+    default:
+      return "off";  // what an effective policy without a mode means: no limit
+  }
+}
 
 json StationBoard::station_json(const std::string& key) const {
   auto it = stations_.find(key);
@@ -176,7 +188,9 @@ json StationBoard::station_json(const std::string& key) const {
               {"user", session ? session->user : std::string()},
               {"session_id", session ? station.session_id : 0},
               {"session_state", session ? session_state_name(session->state) : "none"},
-              {"agent_up", session && session->agent_up}};
+              {"agent_up", session && session->agent_up},
+              {"web_mode", web_mode_name(policy ? policy->web_mode : mp::schema::WebMode::OFF)},
+              {"usb_locked", policy && policy->usb_locked}};
 }
 
 json StationBoard::stations_json() const {

@@ -58,7 +58,11 @@ class StationBoard {
   struct PolicyView {
     bool blocked = false;
     std::string message, source;
+    mp::schema::WebMode web_mode = mp::schema::WebMode::UNKNOWN;
+    bool usb_locked = false;
+    bool operator==(const PolicyView&) const = default;
   };
+  static PolicyView view_of(mp::schema::EffectivePolicy::Reader effective);
   void set_station(mp::schema::Station::Reader station);
   void set_session(mp::schema::SessionRecord::Reader session);
   void station_changed(const std::string& key);
@@ -72,6 +76,9 @@ class StationBoard {
   bool session_synced_ = false;
   bool policy_synced_ = false;
 };
+
+// The name the API uses for an effective web mode: "off", "allow_only", "block_only".
+std::string web_mode_name(mp::schema::WebMode mode);
 
 // The name the API uses for a role ("standard", "admin", "dashboard", "unknown").
 std::string role_name(mp::schema::Role role);

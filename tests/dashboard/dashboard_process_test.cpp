@@ -291,6 +291,64 @@ TEST_F(DashboardProcess, AMessageReportsWhichStationsHadNoSessionToShowIt) {
   EXPECT_EQ(empty->status, 400);
 }
 
+TEST_F(DashboardProcess, WebLimitsAndUsbLockReachThePolicyAndShowOnTheStation) {
+  ASSERT_TRUE(system.attach_stations({"seat-1", "seat-2"}));
+  DashboardLogin login = teacher_login();
+  ASSERT_TRUE(state_becomes(login, {{"fake:seat-1", "free"}, {"fake:seat-2", "free"}}));
+  auto field_becomes = [&](const std::string& key, const std::string& field, const json& value) {
+    return eventually([&] { return stations(login)[key][field] == value; }, 10s);
+  };
+  EXPECT_EQ(stations(login)["fake:seat-1"]["web_mode"], "off");
+
+  auto allow = system.call("POST", "/api/web", login,
+                           json{{"stations", {"fake:seat-1"}},
+                                {"mode", "allow_only"},
+                                {"domains", {"Wikipedia.ORG.", "*.school.example"}}});
+  ASSERT_TRUE(allow);
+  ASSERT_EQ(allow->status, 200) << allow->body;
+  EXPECT_TRUE(field_becomes("fake:seat-1", "web_mode", "allow_only"));
+  EXPECT_EQ(stations(login)["fake:seat-2"]["web_mode"], "off") << "only the selected station";
+
+  auto usb = system.call("POST", "/api/usb", login, json{{"stations", "all"}, {"locked", true}});
+  ASSERT_TRUE(usb);
+  ASSERT_EQ(usb->status, 200) << usb->body;
+  EXPECT_TRUE(field_becomes("fake:seat-1", "usb_locked", true));
+  EXPECT_TRUE(field_becomes("fake:seat-2", "usb_locked", true));
+
+  auto off = system.call("POST", "/api/web", login, json{{"stations", "all"}, {"mode", "off"}});
+  ASSERT_TRUE(off);
+  ASSERT_EQ(off->status, 200) << off->body;
+  EXPECT_TRUE(field_becomes("fake:seat-1", "web_mode", "off"));
+
+  struct Case {
+    std::string path;
+    json body;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/api/web", {{"stations", "all"}, {"mode", "sometimes"}}, "mode"},
+           {"/api/web", {{"stations", "all"}, {"mode", "allow_only"}}, "domains"},
+           {"/api/web", {{"stations", "all"}, {"mode", "off"}, {"domains", {"a.example"}}}, "only"},
+           {"/api/web",
+            {{"stations", "all"}, {"mode", "block_only"}, {"domains", {"bad domain!"}}},
+            ""},
+           {"/api/web", {{"stations", "all"}, {"mode", "block_only"}, {"domains", {1}}}, "domain"},
+           {"/api/usb", {{"stations", "all"}, {"locked", "yes"}}, "locked"},
+           {"/api/usb", {{"stations", json::array()}, {"locked", true}}, "stations"},
+       }) {
+    auto result = system.call("POST", c.path, login, c.body);
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 400) << c.body.dump() << ": " << result->body;
+    EXPECT_NE(result->body.find(c.says), std::string::npos) << result->body;
+  }
+  for (const char* path : {"/api/web", "/api/usb"}) {
+    auto refused = system.call("POST", path, login, json{{"stations", "all"}, {"locked", false}},
+                               /*with_csrf=*/false);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 403) << path;
+  }
+}
+
 TEST_F(DashboardProcess, ScreenRoutesCheckEverythingAndNeedLoginAndToken) {
   ASSERT_TRUE(system.attach_stations({"seat-1"}));
   DashboardLogin login = teacher_login();

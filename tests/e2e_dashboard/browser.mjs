@@ -199,6 +199,21 @@ const steps = {
     return {};
   },
 
+  // Key W, a mode and the sites typed into the dialog, Apply; until every card says `limits`.
+  async web_limit({ mode, domains, keys, limits }) {
+    await page.focus("body");
+    await page.keyboard.press("w");
+    await page.waitForSelector("#web-dialog[open]");
+    await page.check(`input[name="web-mode"][value="${mode}"]`);
+    await page.fill("#web-domains", (domains || []).join("\n"));
+    await page.click('#web-dialog button[value="ok"]');
+    const said = await toast();
+    await page.waitForFunction(({ keys, limits }) => keys.every((k) =>
+      document.querySelector(`.card[data-key="${k}"] .limits`).textContent === limits),
+    { keys, limits });
+    return { toast: said };
+  },
+
   async screenshot({ name }) {
     const path = join(out, "dashboard-" + name + ".png");
     await page.screenshot({ path, fullPage: true });

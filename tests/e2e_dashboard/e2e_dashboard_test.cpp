@@ -278,6 +278,23 @@ TEST_F(E2eDashboard, MessageFromThePageShowsInTheSessionAndTheAnswerComesBack) {
       << "Enter sends the answer and closes the window";
 }
 
+TEST_F(E2eDashboard, WebLimitFromThePageShowsOnTheSelectedStations) {
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  ASSERT_TRUE(ok(expect_cards()));
+  const auto& first = classroom->station(0).key;
+  ASSERT_TRUE(ok(step("select", {{"keys", {first}}})));
+  json limited = step("web_limit", {{"mode", "allow_only"},
+                                    {"domains", {"wikipedia.org", "school.example"}},
+                                    {"keys", {first}},
+                                    {"limits", "Web: only listed sites"}});
+  ASSERT_TRUE(ok(limited)) << limited.dump();
+  EXPECT_NE(limited.value("toast", "").find("Web access set for"), std::string::npos)
+      << limited.dump();
+  step("screenshot", {{"name", "web-limit"}});
+  json cleared = step("web_limit", {{"mode", "off"}, {"keys", {first}}, {"limits", ""}});
+  EXPECT_TRUE(ok(cleared)) << cleared.dump();
+}
+
 TEST_F(E2eDashboard, EveryStationShowsAThumbnailThatChangesOverTime) {
   ASSERT_NO_FATAL_FAILURE(log_in());
   ASSERT_TRUE(ok(expect_cards()));

@@ -76,6 +76,11 @@ function fillCard(card, station) {
   label.textContent = station.state === "blocked" ? station.block_message || "Blocked" :
     station.state === "disconnected" ? "Not connected" : station.user ? station.user : "Free";
   card.title = station.key + (station.address ? " · " + station.address : "");
+  const limits = [];
+  if (station.web_mode === "allow_only") limits.push("Web: only listed sites");
+  if (station.web_mode === "block_only") limits.push("Web: listed sites blocked");
+  if (station.usb_locked) limits.push("USB locked");
+  card.querySelector(".limits").textContent = limits.join(" · ");
   // A picture only of a session; a free station shows its state.
   if (!station.user) showThumb(card, false);
 }
@@ -113,7 +118,9 @@ function renderSelection() {
   $("selection-count").textContent = count === 0 ? "No station selected" :
     count === stations.size ? "All " + count + " stations selected" :
     count + (count === 1 ? " station selected" : " stations selected");
-  for (const id of ["block", "unblock", "message", "logoff"]) $(id).disabled = count === 0;
+  for (const id of ["block", "unblock", "message", "logoff", "web", "usb"]) {
+    $(id).disabled = count === 0;
+  }
   $("enlarge").disabled = count !== 1;
   $("select-all").textContent = count > 0 && count === stations.size ? "Select none" : "Select all";
   for (const card of document.querySelectorAll(".card")) {
@@ -213,6 +220,35 @@ function message() {
     const text = $("message-text").value.trim();
     if (text) run("Sent the message to", "/api/message", { stations: target(), text });
   });
+}
+
+function webLimit() {
+  openDialog("web-dialog", () => {
+    const mode = document.querySelector('input[name="web-mode"]:checked').value;
+    const body = { stations: target(), mode };
+    if (mode === "allow_only" || mode === "block_only") {
+      body.domains = $("web-domains").value.split(/[\s,;]+/).map((d) => d.trim()).filter(Boolean);
+      if (body.domains.length === 0) {
+        toast("Give at least one site for this mode.", true);
+        return;
+      }
+    }
+    run("Web access set for", "/api/web", body);
+  });
+}
+
+function usbLock() {
+  const dialog = $("usb-dialog");
+  if (dialog.open || selected.size === 0) return;
+  for (const span of dialog.querySelectorAll(".dialog-target")) span.textContent = describeTarget();
+  dialog.onclose = () => {
+    const value = dialog.returnValue;
+    if (value !== "lock" && value !== "unlock") return;
+    run(value === "lock" ? "Locked USB storage on" : "Unlocked USB storage on", "/api/usb",
+      { stations: target(), locked: value === "lock" });
+  };
+  dialog.returnValue = "";
+  dialog.showModal();
 }
 
 function logOff() {
@@ -513,6 +549,7 @@ document.addEventListener("keydown", (event) => {
   if (key === "b") block();
   else if (key === "u") unblock();
   else if (key === "m") message();
+  else if (key === "w") webLimit();
   else if (key === "e" && selected.size === 1) enlarge([...selected][0]);
   else if (key === "escape") {
     selected.clear();
@@ -539,6 +576,20 @@ $("block").addEventListener("click", block);
 $("unblock").addEventListener("click", unblock);
 $("message").addEventListener("click", message);
 $("logoff").addEventListener("click", logOff);
+$("web").addEventListener("click", webLimit);
+$("usb").addEventListener("click", usbLock);
+// A list from a file goes into the box, to be checked before Apply.
+$("web-import").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  if (file.size > 60000) {
+    toast("That list is too long for the page (60 KB); use mpctl web allow|block --from-file.", true);
+    return;
+  }
+  $("web-domains").value = (await file.text()).split(/\r?\n/)
+    .map((line) => line.replace(/#.*/, "").trim()).filter(Boolean).join("\n");
+  event.target.value = "";
+});
 $("logout").addEventListener("click", async () => {
   try {
     await api("POST", "/api/logout");
