@@ -28,6 +28,23 @@ std::string check_role(const std::string& role) {
   return "'role' must be standard, admin or dashboard";
 }
 
+struct AccountFields {
+  std::string name, role, password;
+};
+
+// Name, role and password of an account body; role and password may be optional (modify).
+// An error text, or empty. mp-session judges the name and the password's strength; here only
+// sizes and the role, so nothing huge or unknown crosses the bus.
+std::string read_account(const json& body, bool role_required, bool password_required,
+                         AccountFields* out) {
+  if (auto e = read_text(body, "name", kMaxUserNameChars, true, &out->name); !e.empty()) return e;
+  if (auto e = read_text(body, "role", 16, role_required, &out->role); !e.empty()) return e;
+  if (!out->role.empty() || role_required) {
+    if (auto e = check_role(out->role); !e.empty()) return e;
+  }
+  return read_text(body, "password", kMaxPasswordBytes, password_required, &out->password);
+}
+
 // A supervised program's name: what mp-supervisor's configuration can hold.
 std::string check_service_name(const std::string& name) {
   bool fine = !name.empty() && name.size() <= kMaxServiceNameBytes;
@@ -94,18 +111,11 @@ void DashboardServer::add_user(const httplib::Request& req, httplib::Response& r
   std::string error;
   auto body = parse_object(req.body, {"name", "role", "password"}, options_.limits, &error);
   if (!body) return send_error(res, 400, error);
-  std::string name, role, password;
-  if (auto e = read_text(*body, "name", kMaxUserNameChars, true, &name); !e.empty()) {
+  AccountFields account;
+  if (auto e = read_account(*body, true, true, &account); !e.empty()) {
     return send_error(res, 400, e);
   }
-  if (auto e = read_text(*body, "role", 16, true, &role); !e.empty()) {
-    return send_error(res, 400, e);
-  }
-  if (auto e = check_role(role); !e.empty()) return send_error(res, 400, e);
-  // mp-session judges the strength; here only the size, so nothing huge crosses the bus.
-  if (auto e = read_text(*body, "password", kMaxPasswordBytes, true, &password); !e.empty()) {
-    return send_error(res, 400, e);
-  }
+  const std::string &name = account.name, &role = account.role, &password = account.password;
   spdlog::info("{} adds the account {} ({})", session->user, name, role);
   std::string user = session->user;
   send_outcome(res, on_manager_bus([user, name, role, password](ManagerActions& manager,
@@ -142,19 +152,11 @@ void DashboardServer::modify_user(const httplib::Request& req, httplib::Response
   std::string error;
   auto body = parse_object(req.body, {"name", "role", "password"}, options_.limits, &error);
   if (!body) return send_error(res, 400, error);
-  std::string name, role, password;
-  if (auto e = read_text(*body, "name", kMaxUserNameChars, true, &name); !e.empty()) {
+  AccountFields account;
+  if (auto e = read_account(*body, false, false, &account); !e.empty()) {
     return send_error(res, 400, e);
   }
-  if (auto e = read_text(*body, "role", 16, false, &role); !e.empty()) {
-    return send_error(res, 400, e);
-  }
-  if (!role.empty()) {
-    if (auto e = check_role(role); !e.empty()) return send_error(res, 400, e);
-  }
-  if (auto e = read_text(*body, "password", kMaxPasswordBytes, false, &password); !e.empty()) {
-    return send_error(res, 400, e);
-  }
+  const std::string &name = account.name, &role = account.role, &password = account.password;
   if (role.empty() && password.empty()) return send_error(res, 400, "give a role or a password");
   // Demoting oneself would take the Manager away in the middle of using it.
   if (name == session->user && !role.empty() && role != "admin") {

@@ -152,9 +152,12 @@ const steps = {
           setTimeout(settle, 3000);
         });
       }
+      // Read now: the page may start loading the next picture while this step awaits below.
+      const width = img.naturalWidth;
+      const height = img.naturalHeight;
       const canvas = document.createElement("canvas");
-      canvas.width = img.naturalWidth;
-      canvas.height = img.naturalHeight;
+      canvas.width = width;
+      canvas.height = height;
       const context = canvas.getContext("2d");
       context.drawImage(img, 0, 0);
       const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
@@ -164,7 +167,7 @@ const steps = {
       }
       const response = await fetch(img.src, { credentials: "same-origin" });
       const bytes = (await response.arrayBuffer()).byteLength;
-      return { key: c.dataset.key, width: img.naturalWidth, height: img.naturalHeight, bytes,
+      return { key: c.dataset.key, width, height, bytes,
         type: response.headers.get("Content-Type"), digest: (hash >>> 0).toString(16) };
     })));
     return { thumbnails };
