@@ -107,8 +107,10 @@ class Bench {
     std::printf("thumbnails at %zu stations, 1 fps, %dx%d screens: %.2f %% of one core\n",
                 sessions_.size(), options_.width, options_.height, thumbs);
     double b = results.empty() ? 0 : results.back().second.second;
-    std::printf("targets: block all p95 <= 100 ms at 40: %s, thumbnails <= 5 %%: %s\n",
-                b <= 100 ? "met" : "NOT met", thumbs <= 5 ? "met" : "NOT met");
+    // The targets are for 40 stations; other counts are for development.
+    std::printf("targets (at 40 stations): block all p95 <= 100 ms: %s, thumbnails <= 5 %%: %s%s\n",
+                b <= 100 ? "met" : "NOT met", thumbs <= 5 ? "met" : "NOT met",
+                sessions_.size() == 40 ? "" : " (this run had another count)");
     std::printf("block_all_p95_ms_at_%zu=%.1f thumbs_cpu_pct_at_%zu=%.2f\n", sessions_.size(), b,
                 sessions_.size(), thumbs);
   }
