@@ -24,7 +24,6 @@ struct WorkloadOptions {
   bool echo_keys = false;
 };
 
-
 // Where --react-key shows its reaction: a square at the top-left corner of the screen, black at
 // start, white after the first key press, and so on. Nothing else draws there.
 struct ReactionSquare {
