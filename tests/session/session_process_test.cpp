@@ -63,6 +63,13 @@ TEST(SessionProcess, StateSurvivesKill9) {
   Reply logon = call(credentials("rdp:lab-1", user, "alice-password"), "k4");
   ASSERT_TRUE(logon.ok() && logon.envelope().getLogonResult().getOk()) << body_text(logon);
   ASSERT_TRUE(call(rename("rdp:lab-2", "Back row"), "k5").ok());
+  // The agent connects a moment after the logon and that changes the state (agentUp): take the
+  // picture only once the state has settled, or a slow machine compares two different moments.
+  auto agent_up = [&] {
+    Reply now = call(snapshot_request());
+    return now.ok() && body_text(now).find("agentUp = true") != std::string::npos;
+  };
+  ASSERT_TRUE(mp::test::eventually(agent_up, 15s)) << mp::test::read_file(dir / "session.log");
   Reply before = call(snapshot_request());
   ASSERT_TRUE(before.ok());
 
