@@ -129,5 +129,18 @@ struct Envelope {
 
     # policy (grown)
     auditRecord @76 :Policy.AuditRecord;
+
+    # projection, disconnect, applications, power
+    projectStart @77 :Session.ProjectStart;
+    projectStop @78 :Session.ProjectStop;
+    stationResults @79 :Session.StationResults;
+    stationShow @80 :Transport.StationShow;
+    stationDisconnect @81 :Session.StationDisconnect;
+    stationDisconnectRequest @82 :Transport.StationDisconnectRequest;
+    appLaunch @83 :Session.AppLaunch;
+    appClose @84 :Session.AppClose;
+    appListRequest @85 :Session.AppListRequest;
+    appList @86 :Session.AppList;
+    powerRequest @87 :Supervisor.PowerRequest;
   }
 }

@@ -40,6 +40,7 @@ struct Station {
   capabilities @6 :Transport.Capabilities;
   attachedAtNs @7 :Int64;
   sessionId @8 :UInt64;   # 0: no session
+  showing @9 :Text;       # projection: the station whose desktop this one shows (empty: its own)
 }
 
 struct User {
@@ -211,4 +212,59 @@ struct UserModify {
   name @0 :Text;
   role @1 :Role;
   password @2 :Text;
+}
+
+struct ProjectStart {
+  # Request to "session": show the desktop of station `source` on `targets` (empty: every other
+  # station whose transport has it now), their keyboards and mice blocked meanwhile. Encoded
+  # once by the transport and fanned out. Reply: StationResults.
+  source @0 :Text;
+  targets @1 :List(Text);
+}
+
+struct ProjectStop {
+  # Request to "session": these stations (empty: every one) show their own desktops again.
+  # Reply: StationResults.
+  targets @0 :List(Text);
+}
+
+struct StationResults {
+  # Reply to requests that act on several stations: one result for each.
+  results @0 :List(Result);
+  struct Result {
+    stationKey @0 :Text;
+    ok @1 :Bool;
+    reason @2 :Text;        # why not, when not ok
+  }
+}
+
+struct StationDisconnect {
+  # Request to "session": end the client connections of these stations; their sessions are
+  # kept (disconnected) for the same user to come back to. Reply: StationResults.
+  stations @0 :List(Text);
+}
+
+struct AppLaunch {
+  # Request to "session": start the application the administrator listed under `app` in the
+  # sessions of these stations (empty: every open session). Reply: StationResults.
+  stations @0 :List(Text);
+  app @1 :Text;
+}
+
+struct AppClose {
+  # Request to "session": end that application's processes in the sessions of these stations
+  # (empty: every open session). Reply: StationResults.
+  stations @0 :List(Text);
+  app @1 :Text;
+}
+
+struct AppListRequest {}
+
+struct AppList {
+  # Reply to AppListRequest: what AppLaunch and AppClose accept.
+  apps @0 :List(App);
+  struct App {
+    name @0 :Text;
+    command @1 :List(Text);
+  }
 }

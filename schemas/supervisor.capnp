@@ -47,3 +47,15 @@ struct Alarm {
   service @0 :Text;
   message @1 :Text;
 }
+
+struct PowerRequest {
+  # Request to "supervisor": restart or shut down the server with the configured command.
+  # Reply: Ack once the command started; error unavailable when none is configured.
+  action @0 :Action;
+
+  enum Action {
+    unknown @0;
+    restart @1;
+    shutdown @2;
+  }
+}

@@ -62,6 +62,26 @@ struct DisplayAssignment {
   sessionId @5 :UInt64;
 }
 
+struct StationShow {
+  # Request from "session" to the station's transport: show `display` on the station instead of
+  # its own session's (projection), or (display empty) its own again. Reply: Ack; error invalid
+  # when the transport does not have the station now.
+  stationKey @0 :Text;
+  display @1 :Text;
+  xauthority @2 :Text;
+  width @3 :UInt16;
+  height @4 :UInt16;
+  viewOnly @5 :Bool;      # the station's keyboard and mouse reach nothing meanwhile
+  sourceKey @6 :Text;     # the station whose desktop it is (for logs)
+}
+
+struct StationDisconnectRequest {
+  # Request from "session" to the station's transport: end the station's client connection.
+  # Its session is kept (disconnected). Reply: Ack; error invalid when it does not have it.
+  stationKey @0 :Text;
+  reason @1 :Text;
+}
+
 struct SimulateStations {
   # Only the fake transport understands this (others answer unimplemented):
   # tests drive it to attach and detach simulated stations. Reply: Ack.

@@ -393,6 +393,7 @@ void DashboardServer::add_routes() {
   add_manager_routes();
   add_screen_routes();
   add_policy_routes();
+  add_station_routes();
 }
 
 void DashboardServer::page(const httplib::Request&, httplib::Response& res, const char* file) {

@@ -89,6 +89,13 @@ class DashboardServer {
   void add_policy_routes();
   void web_limit(const httplib::Request& req, httplib::Response& res);
   void usb_lock(const httplib::Request& req, httplib::Response& res);
+  // Projection, disconnect, applications, power (station_routes.cpp).
+  void add_station_routes();
+  void project(const httplib::Request& req, httplib::Response& res);
+  void stations_command(const httplib::Request& req, httplib::Response& res,
+                        const std::string& command);
+  void app_command(const httplib::Request& req, httplib::Response& res, bool launch);
+  void power(const httplib::Request& req, httplib::Response& res);
   // The screens (screen_routes.cpp).
   void add_screen_routes();
   void thumbnail(const httplib::Request& req, httplib::Response& res);

@@ -55,6 +55,17 @@ class OperatorActions {
                     const std::string& text, Respond respond);
   void log_off(const std::string& operator_name, const Selection& selection, Respond respond);
 
+  // station_actions.cpp: projection, disconnect, applications, power.
+  void project(const std::string& operator_name, const std::string& source,
+               const Selection& selection, Respond respond);
+  void stop_projection(const std::string& operator_name, const Selection& selection,
+                       Respond respond);
+  void disconnect(const std::string& operator_name, const Selection& selection, Respond respond);
+  void list_apps(Respond respond);
+  void app(const std::string& operator_name, const std::string& app, bool launch,
+           const Selection& selection, Respond respond);
+  void power(const std::string& operator_name, bool restart, Respond respond);
+
   Outcome stations() const;
   Outcome users() const;
 
@@ -71,6 +82,12 @@ class OperatorActions {
                    const std::string& operator_name, BuildFor build, Respond respond,
                    const std::string& audit_action);
   mp::bus::RequestOptions mutating() const;
+  // A request to mp-session answered with StationResults: {"results": [{station, ok, error}]},
+  // the stations it worked for audited as `audit_action`.
+  void station_results(const std::string& operator_name,
+                       std::function<void(mp::schema::Envelope::Builder)> build,
+                       const std::string& audit_action, const std::string& audit_detail,
+                       Respond respond);
 
   mp::bus::Client& client_;
   const StationBoard& board_;

@@ -94,7 +94,8 @@ void StationBoard::set_station(mp::schema::Station::Reader station) {
                                                   .address = text(station.getAddress()),
                                                   .client_name = text(station.getClientName()),
                                                   .state = station.getState(),
-                                                  .session_id = station.getSessionId()};
+                                                  .session_id = station.getSessionId(),
+                                                  .showing = text(station.getShowing())};
 }
 
 void StationBoard::set_session(mp::schema::SessionRecord::Reader session) {
@@ -178,6 +179,7 @@ json StationBoard::station_json(const std::string& key) const {
   return json{{"key", key},
               {"name", station.name.empty() ? key : station.name},
               {"transport", station.transport},
+              {"showing", station.showing},
               {"address", station.address},
               {"client_name", station.client_name},
               {"state", state},

@@ -49,6 +49,7 @@ class StationBoard {
     std::string name, transport, address, client_name;
     mp::schema::StationState state = mp::schema::StationState::UNKNOWN;
     std::uint64_t session_id = 0;
+    std::string showing;  // projection: the station whose desktop it shows
   };
   struct SessionView {
     std::string station_key, user;

@@ -1,6 +1,7 @@
 #include "peer_connection.h"
 
 #include <freerdp/constants.h>
+#include <freerdp/error.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/input.h>
 #include <freerdp/update.h>
@@ -11,6 +12,7 @@
 #include <future>
 
 #include "input_injector.h"
+#include "projection_feed.h"
 #include "screen_capture.h"
 #include "station_identity.h"
 #include "surface_encoder.h"
@@ -56,6 +58,7 @@ struct PeerCallbacks {
 
   static BOOL keyboard(rdpInput* input, UINT16 flags, UINT16 code) {
     auto* self = of(input->context);
+    if (self->input_blocked()) return TRUE;
     if (self->input_) self->input_->keyboard(flags, code);
     self->last_input_at_ = Clock::now();
     return TRUE;
@@ -63,6 +66,7 @@ struct PeerCallbacks {
 
   static BOOL unicode(rdpInput* input, UINT16 flags, UINT16 code) {
     auto* self = of(input->context);
+    if (self->input_blocked()) return TRUE;
     if (self->input_) self->input_->unicode(flags, code);
     self->last_input_at_ = Clock::now();
     return TRUE;
@@ -70,6 +74,7 @@ struct PeerCallbacks {
 
   static BOOL mouse(rdpInput* input, UINT16 flags, UINT16 x, UINT16 y) {
     auto* self = of(input->context);
+    if (self->input_blocked()) return TRUE;
     if (self->input_) self->input_->mouse(flags, x, y);
     if (flags & PTR_FLAGS_DOWN) self->last_input_at_ = Clock::now();
     return TRUE;
@@ -77,6 +82,7 @@ struct PeerCallbacks {
 
   static BOOL extended_mouse(rdpInput* input, UINT16 flags, UINT16 x, UINT16 y) {
     auto* self = of(input->context);
+    if (self->input_blocked()) return TRUE;
     if (self->input_) self->input_->extended_mouse(flags, x, y);
     return TRUE;
   }
@@ -87,13 +93,13 @@ struct PeerCallbacks {
     auto* self = of(context);
     if (!self->capture_) return TRUE;
     if (count == 0 || areas == nullptr) {
-      self->capture_->invalidate_all();
+      self->refresh({0, 0, 65535, 65535});
       return TRUE;
     }
     for (BYTE i = 0; i < count; ++i) {
       const auto& a = areas[i];
       if (a.right < a.left || a.bottom < a.top) continue;  // inclusive bounds from the client
-      self->capture_->invalidate({a.left, a.top, a.right - a.left + 1, a.bottom - a.top + 1});
+      self->refresh({a.left, a.top, a.right - a.left + 1, a.bottom - a.top + 1});
     }
     return TRUE;
   }
@@ -101,7 +107,7 @@ struct PeerCallbacks {
   static BOOL suppress_output(rdpContext* context, BYTE allow, const RECTANGLE_16*) {
     auto* self = of(context);
     self->output_suppressed_ = allow == 0;
-    if (allow != 0 && self->capture_) self->capture_->invalidate_all();  // minimised meanwhile
+    if (allow != 0 && self->capture_) self->refresh({0, 0, 65535, 65535});  // minimised meanwhile
     return TRUE;
   }
 
@@ -128,12 +134,14 @@ PeerConnection::PeerConnection(freerdp_peer* peer, PeerId id, SessionGateway& ga
       frame_period_(std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(1.0 / std::clamp(options_.max_fps, 1, 120)))) {
   wake_event_ = CreateEvent(nullptr, TRUE, FALSE, nullptr);
+  mail_event_ = CreateEvent(nullptr, FALSE, FALSE, nullptr);
 }
 
 PeerConnection::~PeerConnection() {
   request_close();
   if (thread_.joinable()) thread_.join();
   if (wake_event_) CloseHandle(wake_event_);
+  if (mail_event_) CloseHandle(mail_event_);
 }
 
 void PeerConnection::start() {
@@ -143,6 +151,19 @@ void PeerConnection::start() {
 void PeerConnection::request_close() {
   close_requested_ = true;
   if (wake_event_) SetEvent(wake_event_);
+}
+
+void PeerConnection::show(std::optional<ShownDisplay> display) {
+  {
+    std::lock_guard lock(show_mutex_);
+    show_request_ = std::move(display);
+  }
+  if (mail_event_) SetEvent(mail_event_);
+}
+
+void PeerConnection::disconnect_by_operator() {
+  operator_disconnect_ = true;
+  if (mail_event_) SetEvent(mail_event_);
 }
 
 void PeerConnection::run() {
@@ -282,7 +303,9 @@ bool PeerConnection::activate() {
   if (!authorized_ || !capture_) return false;
   rdpSettings* settings = peer_->settings;
   try {
-    encoder_ = std::make_unique<SurfaceEncoder>(peer_, capture_->width(), capture_->height());
+    // The desktop size the client agreed to: the display's, or a projection's after a resize.
+    encoder_ = std::make_unique<SurfaceEncoder>(peer_, static_cast<int>(settings->DesktopWidth),
+                                                static_cast<int>(settings->DesktopHeight));
   } catch (const std::exception& e) {
     spdlog::warn("station {}: {}", station_key_, e.what());
     return false;
@@ -291,15 +314,26 @@ bool PeerConnection::activate() {
       encoder_->frame_markers() ? std::min<std::uint32_t>(settings->FrameAcknowledge, 4) : 0;
   last_acked_frame_ = next_frame_id_ - 1;
   activated_ = true;
-  capture_->invalidate_all();
+  ever_activated_ = true;
+  if (projection_) {
+    projection_->feed->refresh({0, 0, 65535, 65535});
+  } else {
+    capture_->invalidate_all();
+  }
   spdlog::info("station {} active: {}x{}, {}, frame acknowledgements {}", station_key_,
-               capture_->width(), capture_->height(), SurfaceEncoder::name(encoder_->codec()),
+               settings->DesktopWidth, settings->DesktopHeight,
+               SurfaceEncoder::name(encoder_->codec()),
                max_unacknowledged_ ? std::to_string(max_unacknowledged_) + " in flight" : "off");
   return true;
 }
 
+bool PeerConnection::has_frame_to_send() const {
+  if (projection_) return projection_->feed->has_frame(projection_->watcher);
+  return capture_ && capture_->has_damage();
+}
+
 DWORD PeerConnection::wait_timeout_ms() const {
-  if (!activated_ || output_suppressed_ || !capture_ || !capture_->has_damage()) return 1000;
+  if (!activated_ || output_suppressed_ || !has_frame_to_send()) return 1000;
   if (max_unacknowledged_ != 0 && next_frame_id_ - 1 - last_acked_frame_ >= max_unacknowledged_) {
     return 100;  // an acknowledgement wakes us through the socket; this is a safety net
   }
@@ -310,29 +344,125 @@ DWORD PeerConnection::wait_timeout_ms() const {
       std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count() + 1);
 }
 
-bool PeerConnection::send_frame_if_due() {
-  if (!activated_ || output_suppressed_ || !encoder_ || !capture_->has_damage()) return true;
-  auto now = Clock::now();
-  auto period = this->period(now);
-  if (now < last_frame_at_ + period) return true;
+bool PeerConnection::frame_due(Clock::time_point now) const {
+  if (now < last_frame_at_ + period(now)) return false;
   std::uint32_t in_flight = next_frame_id_ - 1 - last_acked_frame_;
   // A client that stops acknowledging (some do while minimised) is not waited for forever.
-  if (max_unacknowledged_ != 0 && in_flight >= max_unacknowledged_ && now - last_frame_at_ < 1s) {
-    return true;
-  }
-  auto areas = capture_->grab();
-  if (areas.empty()) return true;
-  if (!encoder_->send(capture_->frame(), capture_->stride(), areas, next_frame_id_)) {
-    spdlog::info("station {}: sending a frame failed, disconnecting", station_key_);
-    return false;
-  }
+  return max_unacknowledged_ == 0 || in_flight < max_unacknowledged_ || now - last_frame_at_ >= 1s;
+}
+
+void PeerConnection::frame_sent(Clock::time_point now) {
   ++next_frame_id_;
   ++frames_sent_;
   // On a fixed grid, so that the wake-up's rounding does not stretch every period (30 fps
   // came out as 29.2); after a pause the grid restarts from now.
+  auto period = this->period(now);
   auto on_grid = last_frame_at_ + period;
   last_frame_at_ = now - on_grid < period ? on_grid : now;
+}
+
+bool PeerConnection::send_frame_if_due() {
+  if (!activated_ || output_suppressed_ || !encoder_ || !has_frame_to_send()) return true;
+  auto now = Clock::now();
+  if (!frame_due(now)) return true;
+  bool sent = false;
+  if (projection_) {
+    // Encoded once by the feed for every station that shows it.
+    auto frame = projection_->feed->take(projection_->watcher);
+    if (!frame) return true;
+    sent = encoder_->send_encoded(*frame, next_frame_id_);
+  } else {
+    auto areas = capture_->grab();
+    if (areas.empty()) return true;
+    sent = encoder_->send(capture_->frame(), capture_->stride(), areas, next_frame_id_);
+  }
+  if (!sent) {
+    spdlog::info("station {}: sending a frame failed, disconnecting", station_key_);
+    return false;
+  }
+  frame_sent(now);
   return true;
+}
+
+void PeerConnection::refresh(const Rect& area) {
+  if (projection_) {
+    projection_->feed->refresh(area);
+  } else if (capture_) {
+    capture_->invalidate(area);  // clipped to the screen there
+  }
+}
+
+void PeerConnection::apply_show() {
+  if (!activated_ || !encoder_) return;  // applied at the next activation
+  std::optional<ShownDisplay> wanted;
+  {
+    std::lock_guard lock(show_mutex_);
+    if (!show_request_) return;
+    wanted = std::move(*show_request_);
+    show_request_.reset();
+  }
+  if (!wanted) {
+    end_projection();
+    return;
+  }
+  if (projection_ && projection_->shown.display == wanted->display) {
+    projection_->shown = *wanted;
+    return;
+  }
+  if (!options_.feeds || encoder_->codec() == SurfaceEncoder::Codec::planar) {
+    spdlog::warn("station {}: cannot show {}: projection needs a client with RemoteFX or NSCodec",
+                 station_key_, wanted->source);
+    return;
+  }
+  FeedCodec codec = encoder_->codec() == SurfaceEncoder::Codec::remotefx ? FeedCodec::remotefx
+                                                                         : FeedCodec::nscodec;
+  std::shared_ptr<ProjectionFeed> feed;
+  try {
+    feed = options_.feeds->acquire(wanted->display, wanted->xauthority);
+  } catch (const std::exception& e) {
+    spdlog::warn("station {}: cannot show {} ({}): {}", station_key_, wanted->source,
+                 wanted->display, e.what());
+    return;
+  }
+  rdpSettings* settings = peer_->settings;
+  bool same_size = feed->width() == static_cast<int>(settings->DesktopWidth) &&
+                   feed->height() == static_cast<int>(settings->DesktopHeight);
+  if (!same_size && !settings->DesktopResize) {
+    spdlog::warn("station {}: cannot show {}: its size {}x{} differs and the client cannot resize",
+                 station_key_, wanted->source, feed->width(), feed->height());
+    return;
+  }
+  if (projection_) projection_->feed->unwatch(projection_->watcher);
+  projection_ =
+      Projection{.feed = feed, .watcher = feed->watch(mail_event_, codec), .shown = *wanted};
+  spdlog::info("station {} shows {} ({}{})", station_key_, wanted->source, wanted->display,
+               wanted->view_only ? ", its own input blocked" : "");
+  if (!same_size) resize_client(feed->width(), feed->height());
+}
+
+void PeerConnection::end_projection() {
+  if (!projection_) return;
+  projection_->feed->unwatch(projection_->watcher);
+  spdlog::info("station {} shows its own desktop again", station_key_);
+  projection_.reset();
+  rdpSettings* settings = peer_->settings;
+  if (capture_->width() != static_cast<int>(settings->DesktopWidth) ||
+      capture_->height() != static_cast<int>(settings->DesktopHeight)) {
+    resize_client(capture_->width(), capture_->height());
+  } else {
+    capture_->invalidate_all();
+  }
+}
+
+void PeerConnection::resize_client(int width, int height) {
+  // The client answers with a new activation (activate() makes an encoder for the new size);
+  // nothing is sent until then.
+  rdpSettings* settings = peer_->settings;
+  settings->DesktopWidth = static_cast<UINT32>(width);
+  settings->DesktopHeight = static_cast<UINT32>(height);
+  activated_ = false;
+  encoder_.reset();
+  peer_->update->DesktopResize(peer_->update->context);
 }
 
 std::chrono::steady_clock::duration PeerConnection::period(Clock::time_point now) const {
@@ -346,12 +476,13 @@ std::chrono::steady_clock::duration PeerConnection::period(Clock::time_point now
 void PeerConnection::serve() {
   while (!close_requested_) {
     HANDLE handles[MAXIMUM_WAIT_OBJECTS];
-    DWORD count = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 2);
+    DWORD count = peer_->GetEventHandles(peer_, handles, MAXIMUM_WAIT_OBJECTS - 3);
     if (count == 0) {
       spdlog::warn("client {}: no transport handles", address_);
       break;
     }
     handles[count++] = wake_event_;
+    handles[count++] = mail_event_;
     if (x_event_) handles[count++] = x_event_;
     DWORD status = WaitForMultipleObjects(count, handles, FALSE, wait_timeout_ms());
     if (status == WAIT_FAILED) break;
@@ -364,7 +495,19 @@ void PeerConnection::serve() {
       }
       capture_->process_events();
     }
-    if (!activated_ && Clock::now() - accepted_at_ > options_.handshake_timeout) {
+    if (operator_disconnect_) {
+      spdlog::info("station {}: disconnected by the operator", station_key_);
+      // With an error info the client knows it was meant and does not reconnect by itself.
+      freerdp_set_error_info(peer_->context->rdp, ERRINFO_RPC_INITIATED_DISCONNECT);
+      peer_->Close(peer_);
+      break;
+    }
+    if (projection_ && projection_->feed->broken()) {
+      spdlog::warn("station {}: the projected display went away", station_key_);
+      end_projection();
+    }
+    apply_show();
+    if (!ever_activated_ && Clock::now() - accepted_at_ > options_.handshake_timeout) {
       spdlog::warn("client {}: not connected after {} s, dropped", address_,
                    options_.handshake_timeout.count());
       break;
@@ -381,6 +524,8 @@ void PeerConnection::teardown() {
   }
   if (attached_) gateway_.detach(id_, station_key_);
   // X resources belong to this thread: release them here, keys and buttons first.
+  if (projection_) projection_->feed->unwatch(projection_->watcher);
+  projection_.reset();
   encoder_.reset();
   input_.reset();
   capture_.reset();

@@ -10,6 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -22,7 +24,19 @@ class XConnection;
 class ScreenCapture;
 class InputInjector;
 class SurfaceEncoder;
+class ProjectionFeed;
+class FeedRegistry;
+struct Rect;
 struct LogonOutcome;
+
+// Another display a station shows instead of its own (projection), as StationShow asked.
+struct ShownDisplay {
+  std::string display;
+  std::string xauthority;
+  std::string source;     // the station it belongs to, for logs
+  bool view_only = true;  // the station's keyboard and mouse reach nothing meanwhile
+  bool operator==(const ShownDisplay&) const = default;
+};
 
 struct PeerOptions {
   TlsIdentity tls;
@@ -33,6 +47,8 @@ struct PeerOptions {
   // How long a connecting client waits for mp-session (e.g. while it restarts).
   // xfreerdp gives up on a connection after 9 s (TcpAckTimeout): stay below that.
   std::chrono::seconds session_wait{8};
+  // Projections, shared by every peer (null: projection refused).
+  std::shared_ptr<FeedRegistry> feeds;
 };
 
 class PeerConnection {
@@ -46,6 +62,12 @@ class PeerConnection {
   void start();
   // Any thread: the peer disconnects at its next wake-up (at once: the wait is interrupted).
   void request_close();
+  // Any thread: show `display` instead of the station's own (projection), or with nullopt its
+  // own again. Applied once the client is active; a later call replaces an earlier one.
+  void show(std::optional<ShownDisplay> display);
+  // Any thread: the operator ends this connection. The client is told so (error info), which
+  // keeps it from reconnecting by itself; the session stays.
+  void disconnect_by_operator();
   PeerId id() const { return id_; }
   const std::string& address() const { return address_; }
 
@@ -61,6 +83,16 @@ class PeerConnection {
   bool activate();
   bool send_frame_if_due();
   DWORD wait_timeout_ms() const;
+  bool frame_due(std::chrono::steady_clock::time_point now) const;
+  void frame_sent(std::chrono::steady_clock::time_point now);
+  bool has_frame_to_send() const;
+
+  // Projection (peer thread).
+  void apply_show();
+  void end_projection();
+  void resize_client(int width, int height);
+  bool input_blocked() const { return projection_ && projection_->shown.view_only; }
+  void refresh(const Rect& area);
 
   freerdp_peer* peer_;
   PeerId id_;
@@ -81,7 +113,19 @@ class PeerConnection {
   std::unique_ptr<SurfaceEncoder> encoder_;
   HANDLE x_event_ = nullptr;
 
+  HANDLE mail_event_ = nullptr;  // auto-reset: a show request or a projected frame waits
+  std::mutex show_mutex_;
+  std::optional<std::optional<ShownDisplay>> show_request_;  // guarded by show_mutex_
+  std::atomic<bool> operator_disconnect_{false};
+  struct Projection {
+    std::shared_ptr<ProjectionFeed> feed;
+    std::uint64_t watcher = 0;
+    ShownDisplay shown;
+  };
+  std::optional<Projection> projection_;
+
   bool activated_ = false;
+  bool ever_activated_ = false;  // a resize deactivates for a moment; the handshake is over
   bool output_suppressed_ = false;
   std::chrono::steady_clock::duration frame_period_;
   std::chrono::steady_clock::time_point last_frame_at_{};

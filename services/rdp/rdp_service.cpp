@@ -10,6 +10,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "mp/bus/frame.h"
+#include "projection_feed.h"
+
 namespace mp::rdp {
 
 using mp::bus::Reply;
@@ -62,11 +65,30 @@ void fill_station(mp::schema::StationInfo::Builder info, const StationDescriptio
   caps.setHeight(station.height);
 }
 
+RdpOptions with_feeds(RdpOptions options) {
+  if (!options.peer.feeds)
+    options.peer.feeds = std::make_shared<FeedRegistry>(options.peer.max_fps);
+  return options;
+}
+
+// A display name as X writes it (":N" or ":N.S") and an absolute Xauthority path: what
+// StationShow may name. Empty display: the station's own.
+std::string check_shown_display(const std::string& display, const std::string& xauthority) {
+  if (display.empty()) return "";
+  bool digits = display.size() >= 2 && display.size() <= 16 && display[0] == ':' &&
+                display.find_first_not_of("0123456789.", 1) == std::string::npos;
+  if (!digits) return "display '" + display.substr(0, 32) + "' is not of the form :N";
+  if (xauthority.empty() || xauthority[0] != '/' || xauthority.size() > 4096) {
+    return "the Xauthority file must be an absolute path";
+  }
+  return "";
+}
+
 }  // namespace
 
 RdpService::RdpService(mp::bus::Client& client, RdpOptions options)
     : client_(client),
-      options_(std::move(options)),
+      options_(with_feeds(std::move(options))),
       queue_(client.reactor()),
       throttle_(options_.max_failed_logons, options_.failed_logon_window) {}
 
@@ -93,8 +115,19 @@ void RdpService::start() {
   spdlog::info("listening on {}:{} (at most {} clients)", options_.bind_address, options_.port,
                options_.max_peers);
 
-  // No requests are served, but registering makes mp-rdp visible in the bus's presence.
-  client_.serve([](const mp::bus::Incoming&, Envelope::Builder) { return false; });
+  // mp-session's requests of the transport contract: what a station shows, disconnects.
+  client_.serve([this](const mp::bus::Incoming& request, Envelope::Builder reply) {
+    auto envelope = request.envelope();
+    if (envelope.isStationShow()) {
+      show(envelope.getStationShow(), reply);
+      return true;
+    }
+    if (envelope.isStationDisconnectRequest()) {
+      disconnect(envelope.getStationDisconnectRequest(), reply);
+      return true;
+    }
+    return false;
+  });
   client_.on_registered([this] { send_sync(); });
   client_.subscribe("bus.presence", [this](std::string_view, const mp::bus::Incoming& event) {
     auto presence = event.envelope().getPresence();
@@ -274,6 +307,61 @@ void RdpService::take_over(PeerId peer, const std::string& station_key) {
     }
   }
   stations_[station_key] = Holder{peer, mine->second};
+  // A reconnected client goes on showing what its station was showing.
+  if (auto shown = shows_.find(station_key); shown != shows_.end()) {
+    if (auto connection = peers_.find(peer); connection != peers_.end()) {
+      connection->second->show(shown->second);
+    }
+  }
+}
+
+PeerConnection* RdpService::peer_of(const std::string& station_key) {
+  auto it = stations_.find(station_key);
+  if (it == stations_.end()) return nullptr;
+  auto peer = peers_.find(it->second.peer);
+  return peer == peers_.end() ? nullptr : peer->second.get();
+}
+
+void RdpService::show(mp::schema::StationShow::Reader body, Envelope::Builder reply) {
+  std::string key = body.getStationKey();
+  std::string display = body.getDisplay();
+  std::string xauthority = body.getXauthority();
+  if (auto e = check_shown_display(display, xauthority); !e.empty()) {
+    mp::bus::set_error(reply, mp::schema::Error::Kind::INVALID, e);
+    return;
+  }
+  PeerConnection* peer = peer_of(key);
+  if (peer == nullptr) {
+    mp::bus::set_error(reply, mp::schema::Error::Kind::INVALID,
+                       "station '" + key + "' is not connected to mp-rdp");
+    return;
+  }
+  if (display.empty()) {
+    shows_.erase(key);
+    peer->show(std::nullopt);
+  } else {
+    ShownDisplay shown{.display = display,
+                       .xauthority = xauthority,
+                       .source = body.getSourceKey(),
+                       .view_only = body.getViewOnly()};
+    shows_[key] = shown;
+    peer->show(shown);
+  }
+  reply.initAck();
+}
+
+void RdpService::disconnect(mp::schema::StationDisconnectRequest::Reader body,
+                            Envelope::Builder reply) {
+  std::string key = body.getStationKey();
+  PeerConnection* peer = peer_of(key);
+  if (peer == nullptr) {
+    mp::bus::set_error(reply, mp::schema::Error::Kind::INVALID,
+                       "station '" + key + "' is not connected to mp-rdp");
+    return;
+  }
+  spdlog::info("station {}: disconnect asked ({})", key, body.getReason().cStr());
+  peer->disconnect_by_operator();
+  reply.initAck();
 }
 
 void RdpService::send_attach(const StationDescription& station,

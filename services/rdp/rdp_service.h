@@ -63,6 +63,10 @@ class RdpService final : public SessionGateway {
                      const std::string& password, const std::string& address,
                      std::shared_ptr<std::promise<LogonOutcome>> answer);
   void take_over(PeerId peer, const std::string& station_key);
+  PeerConnection* peer_of(const std::string& station_key);
+  void show(mp::schema::StationShow::Reader body, mp::schema::Envelope::Builder reply);
+  void disconnect(mp::schema::StationDisconnectRequest::Reader body,
+                  mp::schema::Envelope::Builder reply);
   void send_attach(const StationDescription& station, std::shared_ptr<std::promise<bool>> answer);
   void send_detach(const std::string& key);
   void send_sync();
@@ -84,6 +88,8 @@ class RdpService final : public SessionGateway {
   };
   std::map<std::string, Holder> stations_;
   std::map<PeerId, StationDescription> attached_peers_;  // every peer that sent stationAttach
+  // What stations show instead of their own desktops (projection), for reconnecting clients.
+  std::map<std::string, ShownDisplay> shows_;
   LogonThrottle throttle_;
   std::uint64_t session_incarnation_ = 0;
   std::uint64_t requests_sent_ = 0;

@@ -41,6 +41,10 @@ class RemoteFxEncoder {
   bool encode(const std::uint8_t* frame, int stride, const std::vector<Rect>& areas,
               std::size_t max_message_bytes, const Emit& emit);
 
+  // The next message starts with the header blocks again (sync, versions, channels, context),
+  // as the first one did: for frames shared by clients that joined at different times.
+  void send_headers_again() { rfx_->state = RFX_STATE_SEND_HEADERS; }
+
   // How many tiles the last encode() coded (for tests and logs).
   std::size_t last_tile_count() const { return tiles_.size(); }
 

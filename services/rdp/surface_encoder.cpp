@@ -96,23 +96,59 @@ bool SurfaceEncoder::send_surface_bits(SURFACE_BITS_COMMAND& command, bool first
   return update->SurfaceBits(update->context, &command);
 }
 
+bool SurfaceEncoder::send_remotefx_message(const std::uint8_t* data, std::size_t size, bool first,
+                                           bool last, std::uint32_t frame_id) {
+  SURFACE_BITS_COMMAND command{};
+  command.cmdType = CMDTYPE_STREAM_SURFACE_BITS;
+  command.destRight = static_cast<UINT32>(width_);
+  command.destBottom = static_cast<UINT32>(height_);
+  command.bmp.bpp = 32;
+  command.bmp.codecID = static_cast<UINT16>(peer_->settings->RemoteFxCodecId);
+  command.bmp.width = static_cast<UINT16>(width_);
+  command.bmp.height = static_cast<UINT16>(height_);
+  command.bmp.bitmapDataLength = static_cast<UINT32>(size);
+  command.bmp.bitmapData = const_cast<BYTE*>(data);
+  command.skipCompression = TRUE;
+  return send_surface_bits(command, first, last, frame_id);
+}
+
 bool SurfaceEncoder::send_remotefx(const std::uint8_t* frame, int stride,
                                    const std::vector<Rect>& areas, std::uint32_t frame_id) {
-  auto send_message = [&](const std::uint8_t* data, std::size_t size, bool first, bool last) {
-    SURFACE_BITS_COMMAND command{};
-    command.cmdType = CMDTYPE_STREAM_SURFACE_BITS;
-    command.destRight = static_cast<UINT32>(width_);
-    command.destBottom = static_cast<UINT32>(height_);
-    command.bmp.bpp = 32;
-    command.bmp.codecID = static_cast<UINT16>(peer_->settings->RemoteFxCodecId);
-    command.bmp.width = static_cast<UINT16>(width_);
-    command.bmp.height = static_cast<UINT16>(height_);
-    command.bmp.bitmapDataLength = static_cast<UINT32>(size);
-    command.bmp.bitmapData = const_cast<BYTE*>(data);
-    command.skipCompression = TRUE;
-    return send_surface_bits(command, first, last, frame_id);
-  };
-  return remotefx_->encode(frame, stride, areas, max_request_bytes_, send_message);
+  return remotefx_->encode(frame, stride, areas, max_request_bytes_,
+                           [&](const std::uint8_t* data, std::size_t size, bool first, bool last) {
+                             return send_remotefx_message(data, size, first, last, frame_id);
+                           });
+}
+
+bool SurfaceEncoder::send_encoded(const EncodedFrame& frame, std::uint32_t frame_id) {
+  if (codec_ == Codec::remotefx) {
+    const auto& messages = frame.remotefx;
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      if (!send_remotefx_message(messages[i].data(), messages[i].size(), i == 0,
+                                 i + 1 == messages.size(), frame_id)) {
+        return false;
+      }
+    }
+  } else if (codec_ == Codec::nscodec) {
+    const auto& bands = frame.nscodec;
+    for (std::size_t i = 0; i < bands.size(); ++i) {
+      const Rect& b = bands[i].rect;
+      SURFACE_BITS_COMMAND command{};
+      command.cmdType = CMDTYPE_SET_SURFACE_BITS;
+      command.destLeft = static_cast<UINT32>(b.x);
+      command.destTop = static_cast<UINT32>(b.y);
+      command.destRight = static_cast<UINT32>(b.x + b.width);
+      command.destBottom = static_cast<UINT32>(b.y + b.height);
+      command.bmp.bpp = 32;
+      command.bmp.codecID = static_cast<UINT16>(peer_->settings->NSCodecId);
+      command.bmp.width = static_cast<UINT16>(b.width);
+      command.bmp.height = static_cast<UINT16>(b.height);
+      command.bmp.bitmapDataLength = static_cast<UINT32>(bands[i].bytes.size());
+      command.bmp.bitmapData = const_cast<BYTE*>(bands[i].bytes.data());
+      if (!send_surface_bits(command, i == 0, i + 1 == bands.size(), frame_id)) return false;
+    }
+  }
+  return true;
 }
 
 bool SurfaceEncoder::send_nscodec(const std::uint8_t* frame, int stride,

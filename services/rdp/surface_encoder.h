@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "projection_feed.h"
 #include "remotefx_encoder.h"
 #include "screen_capture.h"
 
@@ -37,6 +38,9 @@ class SurfaceEncoder {
   // failed and the peer should go.
   bool send(const std::uint8_t* frame, int stride, const std::vector<Rect>& areas,
             std::uint32_t frame_id);
+  // Sends a frame encoded elsewhere (a projection) in this client's codec (RemoteFX or
+  // NSCodec). False: the connection failed.
+  bool send_encoded(const EncodedFrame& frame, std::uint32_t frame_id);
   std::uint64_t bytes_sent() const { return bytes_sent_; }
 
  private:
@@ -47,6 +51,8 @@ class SurfaceEncoder {
   bool send_planar(const std::uint8_t* frame, int stride, const std::vector<Rect>& areas);
   bool send_surface_bits(SURFACE_BITS_COMMAND& command, bool first, bool last,
                          std::uint32_t frame_id);
+  bool send_remotefx_message(const std::uint8_t* data, std::size_t size, bool first, bool last,
+                             std::uint32_t frame_id);
 
   freerdp_peer* peer_;
   int width_;

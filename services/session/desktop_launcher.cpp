@@ -219,8 +219,20 @@ SpawnRequest DesktopLauncher::as_user(const SessionFiles& files, const UnixAccou
 SpawnResult DesktopLauncher::start_session_command(const SessionFiles& files,
                                                    const UnixAccount& account,
                                                    const std::string& display) const {
+  return start_in_session(files, account, display, config_.session_command);
+}
+
+SpawnResult DesktopLauncher::start_app(const SessionFiles& files, const UnixAccount& account,
+                                       const std::string& display,
+                                       const std::vector<std::string>& argv) const {
+  return start_in_session(files, account, display, argv);
+}
+
+SpawnResult DesktopLauncher::start_in_session(const SessionFiles& files, const UnixAccount& account,
+                                              const std::string& display,
+                                              const std::vector<std::string>& argv) const {
   SpawnRequest request = as_user(files, account);
-  request.argv = config_.session_command;
+  request.argv = argv;
   request.env = environment(files, account, display);
   int log_fd = -1;
   if (config_.log_in_home && manage_accounts_) {

@@ -81,6 +81,9 @@ class DesktopLauncher {
   std::string display_log(const SessionFiles& files) const;
   SpawnResult start_session_command(const SessionFiles& files, const UnixAccount& account,
                                     const std::string& display) const;
+  // An application the operator launched in the session (argv[0]: a path or a name on PATH).
+  SpawnResult start_app(const SessionFiles& files, const UnixAccount& account,
+                        const std::string& display, const std::vector<std::string>& argv) const;
   SpawnResult start_agent(const SessionFiles& files, const UnixAccount& account,
                           const std::string& display, std::uint64_t session_id) const;
   // Removes the session directory (after the session ended).
@@ -90,6 +93,9 @@ class DesktopLauncher {
   std::vector<std::string> environment(const SessionFiles& files, const UnixAccount& account,
                                        const std::string& display) const;
   SpawnRequest as_user(const SessionFiles& files, const UnixAccount& account) const;
+  SpawnResult start_in_session(const SessionFiles& files, const UnixAccount& account,
+                               const std::string& display,
+                               const std::vector<std::string>& argv) const;
 
   DesktopConfig config_;
   bool manage_accounts_;

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "screen_requests.h"
 #include "session_store.h"
@@ -70,6 +71,19 @@ class Desktops {
   virtual bool send_input(std::uint64_t session_id,
                           capnp::List<mp::schema::InputEvent>::Reader events,
                           std::string* reason) = 0;
+  // Starts `command` in the session as its user, on its display; false with a reason if not.
+  virtual bool launch_app(std::uint64_t /*session_id*/, const std::vector<std::string>& /*command*/,
+                          std::string* reason) {
+    *reason = "applications cannot be started here";
+    return false;
+  }
+  // Ends the session's processes running `program` (by executable name); how many, or -1 with
+  // a reason.
+  virtual int close_app(std::uint64_t /*session_id*/, const std::string& /*program*/,
+                        std::string* reason) {
+    *reason = "applications cannot be closed here";
+    return -1;
+  }
 };
 
 }  // namespace mp::session

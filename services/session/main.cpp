@@ -22,6 +22,7 @@
 #include "policy_relay.h"
 #include "session_service.h"
 #include "session_store.h"
+#include "station_commands.h"
 #include "system_desktops.h"
 #include "unix_account.h"
 
@@ -57,6 +58,9 @@ std::string default_sessions_dir(bool as_root, const std::string& runtime_dir) {
   return (base / name).string();
 }
 
+// A transport answers StationShow or a disconnect within this, or the station's result says so.
+constexpr std::chrono::milliseconds kTransportDeadline{3000};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,6 +77,7 @@ int main(int argc, char** argv) {
   int disconnected_timeout_s = 0;
   std::string privacy_notice = mp::session::kDefaultPrivacyNotice;
   bool end_all = false;
+  std::string apps_file;
   app.add_option("--runtime-dir", runtime_dir, "where the bus sockets live")->capture_default_str();
   app.add_option("--state-dir", state_dir, "where session.db is kept")->capture_default_str();
   app.add_option("--sessions-dir", sessions_dir,
@@ -93,6 +98,10 @@ int main(int argc, char** argv) {
   app.add_option("--privacy-notice", privacy_notice,
                  "shown at a user's first logon until acknowledged; empty: none")
       ->capture_default_str();
+  app.add_option("--apps", apps_file,
+                 "JSON list of the applications operators may launch and close by name; "
+                 "default: the usual ones that are installed (terminal, editor, calculator, "
+                 "browser)");
   app.add_flag("--end-all-sessions", end_all,
                "log off every recorded session, end its desktop, and exit");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
@@ -116,6 +125,16 @@ int main(int argc, char** argv) {
   }
   if (!as_root) {
     spdlog::info("not root: every session runs as uid {} and no Linux accounts are made", getuid());
+  }
+
+  mp::session::AppCatalog apps = mp::session::AppCatalog::installed_defaults();
+  if (!apps_file.empty()) {
+    auto loaded = mp::session::AppCatalog::load(apps_file);
+    if (auto* error = std::get_if<std::string>(&loaded)) {
+      spdlog::critical("--apps: {}", *error);
+      return 2;
+    }
+    apps = std::get<mp::session::AppCatalog>(std::move(loaded));
   }
 
   try {
@@ -153,6 +172,13 @@ int main(int argc, char** argv) {
         context, reactor, mp::bus::Endpoints::in_directory(runtime_dir),
         mp::bus::ClientOptions{.service = std::string(mp::session::kServiceName)});
     mp::session::SystemDesktops desktops(context, reactor, accounts, launcher);
+    mp::session::StationCommands* commands = nullptr;  // made once the service is
+    options.station_changed = [&commands](const mp::session::Station& station) {
+      if (commands) commands->station_changed(station);
+    };
+    options.session_changed = [&commands](const mp::session::SessionRecord& record) {
+      if (commands) commands->session_changed(record);
+    };
     mp::session::SessionService service(
         store, hasher, desktops,
         [&client](std::string_view topic, const mp::bus::Build& body, std::uint64_t version) {
@@ -161,8 +187,20 @@ int main(int argc, char** argv) {
         [&client] { return client.answer_later(); }, options);
     mp::session::PolicyRelay policy(client, [&desktops] { desktops.policy_changed(); });
     desktops.set_policy(&policy);
-    client.serve([&service](const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply) {
-      return service.handle(request, reply);
+    mp::session::StationCommands station_commands(
+        store, service, desktops, std::move(apps),
+        [&client](const std::string& transport, const mp::bus::Build& body,
+                  std::function<void(mp::bus::Reply)> done) {
+          client.request(transport, body, mp::bus::RequestOptions{.deadline = kTransportDeadline},
+                         std::move(done));
+        },
+        [&client] { return client.answer_later(); },
+        [&reactor](std::function<void()> later) {
+          reactor.after(std::chrono::milliseconds(0), std::move(later));
+        });
+    commands = &station_commands;
+    client.serve([&](const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply) {
+      return station_commands.handle(request, reply) || service.handle(request, reply);
     });
     service.recover_desktops();
     policy.start();
@@ -170,6 +208,7 @@ int main(int argc, char** argv) {
     mp::bus::notify_ready();
     mp::bus::start_watchdog(reactor);
     reactor.run();
+    commands = nullptr;  // it goes before the service
     mp::bus::notify_stopping();
     // The desktops go on: operators restart single services, and the next mp-session adopts them.
     // Desktops still starting end with the service (nothing recorded them).

@@ -303,6 +303,19 @@ void SessionService::run_mutation(const std::string& key, const std::string& bod
   committed(m, base);
 }
 
+void SessionService::set_showing(const std::vector<std::string>& stations,
+                                 const std::string& source) {
+  mutate_internally([&](Mutation& m) {
+    for (const auto& key : stations) {
+      auto station = store_.station(key);
+      if (!station || station->showing == source) continue;
+      station->showing = source;
+      store_.put_station(*station);
+      m.changes.emplace_back(*station);
+    }
+  });
+}
+
 void SessionService::mutate_internally(const std::function<void(Mutation&)>& apply) {
   Mutation m;
   m.now_ns = now_ns();
@@ -327,6 +340,14 @@ void SessionService::committed(Mutation& m, std::uint64_t base) {
   // Only now do desktops end or move: a refused or failed request leaves them as they were.
   for (const auto& change : m.changes) {
     if (auto* record = std::get_if<SessionRecord>(&change)) desktops_.changed(*record);
+  }
+  for (const auto& change : m.changes) {
+    if (auto* station = std::get_if<Station>(&change); station && options_.station_changed) {
+      options_.station_changed(*station);
+    } else if (auto* record = std::get_if<SessionRecord>(&change);
+               record && options_.session_changed) {
+      options_.session_changed(*record);
+    }
   }
   if (++mutations_since_prune_ >= options_.prune_every) prune(m.now_ns);
   for (const auto& [id, why] : m.starts_to_cancel) abandon_desktop(id, why);

@@ -57,6 +57,10 @@ struct SessionServiceOptions {
   std::string privacy_notice = kDefaultPrivacyNotice;
   // CLOCK_REALTIME in nanoseconds; empty: the system clock. Tests inject their own.
   std::function<std::int64_t()> clock;
+  // Told of every committed change, after it was published (projection follows stations and
+  // sessions through these).
+  std::function<void(const Station&)> station_changed;
+  std::function<void(const SessionRecord&)> session_changed;
 };
 
 class SessionService {
@@ -85,6 +89,10 @@ class SessionService {
 
   // Called every second by main(): logs off sessions disconnected for too long.
   void tick();
+
+  // Projection: these stations now show the desktop of `source` ("": their own). A change
+  // mp-session makes by itself, published like a request's; unknown keys are skipped.
+  void set_showing(const std::vector<std::string>& stations, const std::string& source);
 
   // Logs off every open session (the one-shot --end-all-sessions). Returns how many.
   std::size_t end_all_sessions(const std::string& reason);

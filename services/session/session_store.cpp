@@ -16,7 +16,7 @@ using mp::service::Statement;
 
 // Schema migrations: entry i takes the database from user_version i to i + 1.
 // Append only; never edit a released step.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE meta (
   key TEXT PRIMARY KEY,
@@ -82,6 +82,10 @@ ALTER TABLE sessions ADD COLUMN session_pid INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN agent_pid INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN notice_acknowledged INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // 3: projection: the station whose desktop a station shows.
+    R"sql(
+ALTER TABLE stations ADD COLUMN showing TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 // The file holds password hashes. Freed pages are zeroed: a removed user's hash does not linger
@@ -93,7 +97,7 @@ mp::service::Database::Options database_options() {
 
 constexpr const char* kStationColumns =
     "key, name, transport, state, client_name, address, video, keyboard, mouse, audio, "
-    "usb_storage, width, height, attached_at_ns, session_id";
+    "usb_storage, width, height, attached_at_ns, session_id, showing";
 
 Station read_station(Statement& s) {
   Station station;
@@ -112,6 +116,7 @@ Station read_station(Statement& s) {
   station.capabilities.height = static_cast<std::uint16_t>(s.int64(12));
   station.attached_at_ns = s.int64(13);
   station.session_id = s.uint64(14);
+  station.showing = s.text(15);
   return station;
 }
 
@@ -187,7 +192,7 @@ std::vector<Station> SessionStore::stations_of_transport(std::string_view transp
 void SessionStore::put_station(const Station& station) {
   Statement s(db_, std::string("INSERT OR REPLACE INTO stations (") + kStationColumns +
                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                       "?15)");
+                       "?15, ?16)");
   const Capabilities& c = station.capabilities;
   s.bind(1, station.key)
       .bind(2, station.name)
@@ -204,6 +209,7 @@ void SessionStore::put_station(const Station& station) {
       .bind(13, std::int64_t{c.height})
       .bind(14, station.attached_at_ns)
       .bind(15, station.session_id)
+      .bind(16, station.showing)
       .run();
 }
 

@@ -37,6 +37,7 @@ struct Station {
   Capabilities capabilities;
   std::int64_t attached_at_ns = 0;
   std::uint64_t session_id = 0;  // the station's session that has not ended; 0: none
+  std::string showing;           // projection: the station whose desktop it shows; "": its own
   bool operator==(const Station&) const = default;
 };
 

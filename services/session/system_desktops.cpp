@@ -420,6 +420,10 @@ void SystemDesktops::end(const SessionRecord& record) {
     for (auto* watch : {&running.xvfb, &running.session, &running.agent}) {
       if (*watch) dying->watches.push_back(std::move(*watch));
     }
+    for (auto& [pid, watch] : running.apps) {
+      dying->sessions.insert(pid);
+      dying->watches.push_back(std::move(watch));
+    }
     running_.erase(it);
   } else if (auto found = accounts_.lookup(record.user);
              std::holds_alternative<UnixAccount>(found)) {

@@ -63,6 +63,10 @@ class SystemDesktops : public Desktops {
                           std::string* reason) override;
   bool send_input(std::uint64_t session_id, capnp::List<mp::schema::InputEvent>::Reader events,
                   std::string* reason) override;
+  // session_apps.cpp
+  bool launch_app(std::uint64_t session_id, const std::vector<std::string>& command,
+                  std::string* reason) override;
+  int close_app(std::uint64_t session_id, const std::string& program, std::string* reason) override;
 
   // Sessions still ending (processes not yet gone).
   bool ending() const { return !dying_.empty(); }
@@ -77,6 +81,9 @@ class SystemDesktops : public Desktops {
     SessionFiles files;
     std::string privacy_notice;
     std::unique_ptr<ProcessWatch> xvfb, session, agent;
+    // Applications the operator launched, each in a Unix session of its own: ended with the
+    // desktop. (Not kept across restarts of mp-session: as root the user's processes all go.)
+    std::map<pid_t, std::unique_ptr<ProcessWatch>> apps;
     std::unique_ptr<AgentChannel> channel;
     std::chrono::steady_clock::time_point agent_started_at{};
     int agent_failures = 0;

@@ -19,6 +19,7 @@ void fill(mp::schema::Station::Builder out, const Station& station) {
   caps.setHeight(station.capabilities.height);
   out.setAttachedAtNs(station.attached_at_ns);
   out.setSessionId(station.session_id);
+  out.setShowing(station.showing);
 }
 
 void fill(mp::schema::User::Builder out, const User& user) {

@@ -431,6 +431,9 @@ bool Supervisor::handle_request(const mp::bus::Incoming& request, Envelope::Buil
       control(*service, command.getAction(), reply);
       return true;
     }
+    case Envelope::POWER_REQUEST:
+      power(envelope.getPowerRequest().getAction(), reply);
+      return true;
     default:
       return false;
   }

@@ -77,6 +77,8 @@ class Supervisor {
   void join_bus();
   bool handle_request(const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply);
   void fill_status(mp::schema::StatusReport::Builder report);
+  // power_command.cpp: runs the configured restart or shutdown command, detached.
+  void power(mp::schema::PowerRequest::Action action, mp::schema::Envelope::Builder reply);
   void control(Service& service, mp::schema::ServiceControl::Action action,
                mp::schema::Envelope::Builder reply);
   void on_presence(const mp::bus::Incoming& event);

@@ -90,7 +90,10 @@ SupervisorConfig parse_config(const std::string& json_text, bool* has_services) 
     throw ConfigError(std::string("not valid JSON: ") + e.what());
   }
   if (!root.is_object()) throw ConfigError("expected a JSON object at the top");
-  check_keys(root, {"services", "restart", "stop_timeout_ms", "ready_timeout_ms"}, "config");
+  check_keys(root,
+             {"services", "restart", "stop_timeout_ms", "ready_timeout_ms", "restart_command",
+              "shutdown_command"},
+             "config");
 
   SupervisorConfig config;
   if (has_services) *has_services = root.contains("services");
@@ -129,6 +132,23 @@ SupervisorConfig parse_config(const std::string& json_text, bool* has_services) 
   }
   config.stop_timeout = milliseconds_at(root, "stop_timeout_ms", config.stop_timeout, "config");
   config.ready_timeout = milliseconds_at(root, "ready_timeout_ms", config.ready_timeout, "config");
+  for (auto [key, command] : {std::pair{"restart_command", &config.restart_command},
+                              std::pair{"shutdown_command", &config.shutdown_command}}) {
+    if (!root.contains(key)) continue;
+    const json& words = root.at(key);
+    std::string what = std::string(key) +
+                       ": expected an array of strings, the first an "
+                       "absolute path (empty: refused)";
+    if (!words.is_array() || words.size() > 16) throw ConfigError(what);
+    command->clear();
+    for (const json& word : words) {
+      if (!word.is_string()) throw ConfigError(what);
+      command->push_back(word.get<std::string>());
+    }
+    if (!command->empty() && (command->front().empty() || command->front()[0] != '/')) {
+      throw ConfigError(what);
+    }
+  }
   return config;
 }
 

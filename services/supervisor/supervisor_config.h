@@ -23,6 +23,9 @@ struct SupervisorConfig {
   RestartLimits restart;
   std::chrono::milliseconds stop_timeout{5000};   // SIGTERM, then SIGKILL after this
   std::chrono::milliseconds ready_timeout{5000};  // wait this long for a service to register
+  // What "restart the server" and "shut down the server" run (argv, no shell; empty: refused).
+  std::vector<std::string> restart_command{"/usr/bin/systemctl", "reboot"};
+  std::vector<std::string> shutdown_command{"/usr/bin/systemctl", "poweroff"};
 };
 
 class ConfigError : public std::runtime_error {
@@ -37,7 +40,8 @@ std::vector<ServiceSpec> parse_service_list(const std::string& comma_list);
 
 // The JSON config file's text: {"services":[{"name":..,"binary":..,"args":[..]}],
 // "restart":{"initial_backoff_ms":..,"max_backoff_ms":..,"healthy_after_ms":..,
-// "max_restarts":..,"window_ms":..}, "stop_timeout_ms":.., "ready_timeout_ms":..}.
+// "max_restarts":..,"window_ms":..}, "stop_timeout_ms":.., "ready_timeout_ms":..,
+// "restart_command": [..], "shutdown_command": [..]}.
 // Every key is optional; unknown keys are errors (a typo must not silently do nothing).
 // `has_services` tells whether the file listed services.
 SupervisorConfig parse_config(const std::string& json_text, bool* has_services = nullptr);

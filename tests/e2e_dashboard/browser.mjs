@@ -103,6 +103,32 @@ const steps = {
     return { count: await page.textContent("#selection-count") };
   },
 
+  // Selects only `source`, shortcut P, "every other station", Project; then until every other
+  // card says it shows the source.
+  async project({ source, name }) {
+    await page.click(card(source));
+    await page.waitForSelector(card(source) + '[aria-checked="true"]');
+    await page.focus("body");
+    await page.keyboard.press("p");
+    await page.waitForSelector("#project-dialog[open]");
+    await page.selectOption("#project-source", source);
+    await page.check('input[name="project-to"][value="all"]');
+    await page.click('#project-dialog button[value="ok"]');
+    const said = await toast();
+    await page.waitForFunction((text) => [...document.querySelectorAll(".card .limits")]
+      .filter((e) => e.textContent.includes(text)).length >= 1, "Shows " + name);
+    await page.click(card(source));  // unselected again
+    return { toast: said };
+  },
+
+  async stop_projection() {
+    await page.waitForSelector("#project-stop:not([hidden])");
+    await page.click("#project-stop");
+    const said = await toast();
+    await page.waitForSelector("#project-stop", { state: "hidden" });
+    return { toast: said };
+  },
+
   // Keyboard shortcut B, the message typed into the dialog, its Block button.
   async block({ message }) {
     await page.focus("body");

@@ -346,6 +346,76 @@ TEST_F(E2eDashboard, TakeControlTypesIntoTheStationsSession) {
   ASSERT_TRUE(ok(step("stop_control")));
 }
 
+// The pixels of the line mp-workload --echo-keys writes typed keys to: what differs between
+// stations that had different text typed into them.
+std::vector<Screenshot::Pixel> echo_region(const Screenshot& shot, std::pair<int, int> origin) {
+  auto line = mp::workload::echo_line(kStationWidth, kStationHeight);
+  std::vector<Screenshot::Pixel> pixels;
+  for (int y = line.baseline - line.height + 6; y < line.baseline + 6; ++y) {
+    for (int x = line.x; x < line.x + line.width; ++x) {
+      pixels.push_back(shot.at(origin.first + x, origin.second + y));
+    }
+  }
+  return pixels;
+}
+
+bool same_pixels(const std::vector<Screenshot::Pixel>& a, const std::vector<Screenshot::Pixel>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (std::abs(a[i].r - b[i].r) > kTolerance || std::abs(a[i].g - b[i].g) > kTolerance ||
+        std::abs(a[i].b - b[i].b) > kTolerance) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST_F(E2eDashboard, ProjectToAllAndBack) {
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  ASSERT_TRUE(ok(expect_cards()));
+  auto echo = [&](std::size_t station) {
+    std::pair<int, int> origin;
+    Screenshot shot = classroom->screenshot(station, &origin);
+    return echo_region(shot, origin);
+  };
+  auto ink = [&](std::size_t station) {
+    std::pair<int, int> origin;
+    return echoed_ink_width(classroom->screenshot(station, &origin), origin);
+  };
+  // The source's screen gets a line of text the others do not have.
+  int ink_before = ink(0);
+  ASSERT_EQ(classroom->xdotool(0, {"type", "--delay", "60", "Look here 7"}).exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return ink(0) >= ink_before + 60; }, 5s));
+  auto own_1 = echo(1);
+  auto own_2 = echo(2);
+  ASSERT_FALSE(same_pixels(own_1, echo(0)));
+
+  json projected =
+      step("project", {{"source", classroom->station(0).key}, {"name", classroom->station(0).key}});
+  ASSERT_TRUE(ok(projected)) << projected.dump();
+  step("screenshot", {{"name", "projecting"}});
+  // Both other stations' RDP clients show the source's desktop.
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto source = echo(0);
+        return same_pixels(echo(1), source) && same_pixels(echo(2), source);
+      },
+      10s));
+  std::pair<int, int> origin;
+  classroom->screenshot(1, &origin).save_png(out_dir() / "rdp-dashboard-projected.png");
+  // Their keyboards reach nothing: typing on station 1 changes neither screen.
+  int source_ink = ink(0);
+  ASSERT_EQ(classroom->xdotool(1, {"type", "--delay", "60", "zzzz"}).exit_code, 0);
+  std::this_thread::sleep_for(1s);
+  EXPECT_EQ(ink(0), source_ink);
+
+  ASSERT_TRUE(ok(step("stop_projection")));
+  // Back to their own desktops, untouched by what was typed meanwhile.
+  EXPECT_TRUE(
+      eventually([&] { return same_pixels(echo(1), own_1) && same_pixels(echo(2), own_2); }, 10s));
+  classroom->screenshot(1, &origin).save_png(out_dir() / "rdp-dashboard-projection-stopped.png");
+}
+
 }  // namespace
 }  // namespace mp::test
 

@@ -11,6 +11,7 @@
 #include "mpctl.h"
 #include "policy_cli.h"
 #include "session_cli.h"
+#include "station_cli.h"
 #include "tables.h"
 
 int main(int argc, char** argv) {
@@ -84,6 +85,7 @@ int main(int argc, char** argv) {
 
   mp::mpctl::PolicyCli policy(app);
   mp::mpctl::SessionCli session_commands(app);
+  mp::mpctl::StationCli station_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
   mp::mpctl::Mpctl mpctl(mpctl_options);
   if (auto code = policy.run(mpctl)) return *code;
   if (auto code = session_commands.run(mpctl_options)) return *code;
+  if (auto code = station_commands.run(mpctl_options)) return *code;
   if (status->parsed()) return mpctl.status(json);
   if (stations->parsed()) return mpctl.stations(json);
   if (user_list->parsed()) return mpctl.user_list(json);

@@ -20,6 +20,16 @@ int usage_error(const std::string& message) {
   return exit_code::usage;
 }
 
+// At most `max_bytes` of `text`, not cutting a UTF-8 sequence.
+std::string utf8_prefix(const std::string& text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t n = max_bytes;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
+
+}  // namespace
+
 // Prints why `reply` is not the answer wanted; the exit code for it.
 int failure(const mp::bus::Reply& reply, const MpctlOptions& options) {
   if (!reply.message) {
@@ -31,8 +41,9 @@ int failure(const mp::bus::Reply& reply, const MpctlOptions& options) {
     return exit_code::unreachable;
   }
   if (reply.message->is_error()) {
-    std::cerr << "mpctl: session: " << error_kind_name(reply.error_kind()) << ": "
-              << reply.error_text() << "\n";
+    std::string source = text(reply.envelope().getHeader().getSource());
+    std::cerr << "mpctl: " << (source.empty() ? "session" : source) << ": "
+              << error_kind_name(reply.error_kind()) << ": " << reply.error_text() << "\n";
     // No mp-session on the bus is the same situation as no bus: nothing to talk to.
     return reply.error_kind() == Error::Kind::UNAVAILABLE ? exit_code::unreachable
                                                           : exit_code::refused;
@@ -43,21 +54,13 @@ int failure(const mp::bus::Reply& reply, const MpctlOptions& options) {
 }
 
 mp::bus::Reply ask(mp::bus::Client& client, const MpctlOptions& options, const mp::bus::Build& body,
-                   bool mutating) {
+                   bool mutating, const std::string& service) {
   mp::bus::RequestOptions request{.deadline = options.timeout};
   if (mutating) {
     request.idempotency_key = random_key();
     request.attempts = 3;  // applied once whatever the number of sends
   }
-  return client.call("session", body, request);
-}
-
-// At most `max_bytes` of `text`, not cutting a UTF-8 sequence.
-std::string utf8_prefix(const std::string& text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  std::size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return text.substr(0, n);
+  return client.call(service, body, request);
 }
 
 // Writes what was done into mp-policy's audit log (mp-session does not keep one). The action
@@ -82,7 +85,18 @@ void audit(mp::bus::Client& client, const MpctlOptions& options, const std::stri
   }
 }
 
-}  // namespace
+std::optional<int> bus_missing(const MpctlOptions& options) {
+  // Without this, a missing bus would only show as a deadline passing.
+  auto endpoints = mp::bus::Endpoints::in_directory(options.runtime_dir);
+  std::string path = endpoints.requests.substr(std::string_view("ipc://").size());
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+    std::cerr << "mpctl: cannot reach the multipoint bus at " << path
+              << ": no such socket (is multipoint running? try ./mp up)\n";
+    return exit_code::unreachable;
+  }
+  return std::nullopt;
+}
 
 std::string session_state_name(mp::schema::SessionState state) {
   switch (state) {
@@ -148,19 +162,11 @@ std::optional<int> SessionCli::run(const MpctlOptions& options) {
     }
     if (message_args_.back().empty()) return usage_error("message: the text is empty");
   }
-  // Without this, a missing bus would only show as a deadline passing.
-  auto endpoints = mp::bus::Endpoints::in_directory(options.runtime_dir);
-  std::string path = endpoints.requests.substr(std::string_view("ipc://").size());
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
-    std::cerr << "mpctl: cannot reach the multipoint bus at " << path
-              << ": no such socket (is multipoint running? try ./mp up)\n";
-    return exit_code::unreachable;
-  }
+  if (auto missing = bus_missing(options)) return missing;
   zmq::context_t context(1);
   mp::bus::Reactor reactor;
   mp::bus::Client client(
-      context, reactor, endpoints,
+      context, reactor, mp::bus::Endpoints::in_directory(options.runtime_dir),
       mp::bus::ClientOptions{.service = "mpctl", .operator_name = options.operator_name});
   if (message_->parsed()) return message(client, options);
   if (logoff_->parsed()) return logoff(client, options);

@@ -35,6 +35,18 @@ class SessionCli {
   bool json_ = false;
 };
 
+// Shared by the commands that talk to mp-session (and the supervisor).
+// Prints why `reply` is not the answer wanted; the exit code for it.
+int failure(const mp::bus::Reply& reply, const MpctlOptions& options);
+// A request to `service`; mutating ones get an idempotency key and are retried.
+mp::bus::Reply ask(mp::bus::Client& client, const MpctlOptions& options, const mp::bus::Build& body,
+                   bool mutating, const std::string& service = "session");
+// Writes what was done into mp-policy's audit log; a failure is a warning on stderr.
+void audit(mp::bus::Client& client, const MpctlOptions& options, const std::string& action,
+           const std::string& detail, const std::vector<std::string>& stations);
+// The exit code when the bus socket is not there (with the message printed), else nullopt.
+std::optional<int> bus_missing(const MpctlOptions& options);
+
 // Pure, for tests: the session list as a table and as JSON.
 std::string sessions_table(mp::schema::SessionList::Reader list);
 nlohmann::json sessions_json(mp::schema::SessionList::Reader list);

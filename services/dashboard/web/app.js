@@ -80,6 +80,10 @@ function fillCard(card, station) {
   if (station.web_mode === "allow_only") limits.push("Web: only listed sites");
   if (station.web_mode === "block_only") limits.push("Web: listed sites blocked");
   if (station.usb_locked) limits.push("USB locked");
+  if (station.showing) {
+    const source = stations.get(station.showing);
+    limits.push("Shows " + (source ? source.name : station.showing));
+  }
   card.querySelector(".limits").textContent = limits.join(" · ");
   // A picture only of a session; a free station shows its state.
   if (!station.user) showThumb(card, false);
@@ -111,6 +115,12 @@ function renderStation(station) {
     return;
   }
   fillCard(card, station);
+  renderProjection();
+}
+
+// "Stop projecting" is there while any station shows another's desktop.
+function renderProjection() {
+  $("project-stop").hidden = ![...stations.values()].some((s) => s.showing);
 }
 
 function renderSelection() {
@@ -118,9 +128,11 @@ function renderSelection() {
   $("selection-count").textContent = count === 0 ? "No station selected" :
     count === stations.size ? "All " + count + " stations selected" :
     count + (count === 1 ? " station selected" : " stations selected");
-  for (const id of ["block", "unblock", "message", "logoff", "web", "usb"]) {
+  for (const id of ["block", "unblock", "message", "logoff", "web", "usb", "project", "apps",
+    "disconnect"]) {
     $(id).disabled = count === 0;
   }
+  renderProjection();
   $("enlarge").disabled = count !== 1;
   $("select-all").textContent = count > 0 && count === stations.size ? "Select none" : "Select all";
   for (const card of document.querySelectorAll(".card")) {
@@ -253,6 +265,71 @@ function usbLock() {
 
 function logOff() {
   openDialog("logoff-dialog", () => run("Logged off", "/api/logoff", { stations: target() }));
+}
+
+// --- Projection, applications, disconnect ----------------------------------------------------
+
+function project() {
+  const source = $("project-source");
+  const inUse = [...stations.values()].filter((s) => s.user);
+  source.replaceChildren(...inUse.map((s) => {
+    const option = document.createElement("option");
+    option.value = s.key;
+    option.textContent = s.name + " (" + s.user + ")";
+    option.selected = selected.has(s.key);
+    return option;
+  }));
+  if (inUse.length === 0) return toast("Nobody is logged on: there is no desktop to project.", true);
+  openDialog("project-dialog", () => {
+    const to = document.querySelector('input[name="project-to"]:checked').value;
+    const targets = to === "all" ? "all" : [...selected].filter((key) => key !== source.value);
+    if (targets.length === 0) return toast("Select the stations that should show it.", true);
+    const name = stations.get(source.value).name;
+    api("POST", "/api/project", { source: source.value, stations: targets }).then((result) => {
+      const failed = (result.results || []).filter((r) => !r.ok);
+      toast(failed.length === 0 ? "Projecting " + name + "." :
+        "Projecting " + name + "; not on " + failed.map((r) => r.station + " (" + r.error + ")")
+          .join(", "), failed.length > 0);
+    }).catch((error) => toast(error.message, true));
+  });
+}
+
+function stopProjecting() {
+  api("POST", "/api/project/stop", { stations: "all" })
+    .then(() => toast("Every station shows its own desktop again."))
+    .catch((error) => toast(error.message, true));
+}
+
+async function apps() {
+  let list;
+  try {
+    list = (await api("GET", "/api/apps")).apps;
+  } catch (error) {
+    return toast(error.message, true);
+  }
+  if (list.length === 0) return toast("No applications are listed (mp-session --apps).", true);
+  $("apps-name").replaceChildren(...list.map((name) => {
+    const option = document.createElement("option");
+    option.value = option.textContent = name;
+    return option;
+  }));
+  const dialog = $("apps-dialog");
+  if (dialog.open || selected.size === 0) return;
+  for (const span of dialog.querySelectorAll(".dialog-target")) span.textContent = describeTarget();
+  dialog.onclose = () => {
+    const value = dialog.returnValue;
+    if (value !== "launch" && value !== "close") return;
+    const app = $("apps-name").value;
+    run((value === "launch" ? "Launched " : "Closed ") + app + " on", "/api/apps/" + value,
+      { app, stations: target() });
+  };
+  dialog.returnValue = "";
+  dialog.showModal();
+}
+
+function disconnectStations() {
+  openDialog("disconnect-dialog",
+    () => run("Disconnected", "/api/disconnect", { stations: target() }));
 }
 
 // --- Screens: thumbnails, the live view, take control ----------------------------------------
@@ -549,6 +626,7 @@ document.addEventListener("keydown", (event) => {
   if (key === "b") block();
   else if (key === "u") unblock();
   else if (key === "m") message();
+  else if (key === "p" && selected.size > 0) project();
   else if (key === "w") webLimit();
   else if (key === "e" && selected.size === 1) enlarge([...selected][0]);
   else if (key === "escape") {
@@ -576,6 +654,10 @@ $("block").addEventListener("click", block);
 $("unblock").addEventListener("click", unblock);
 $("message").addEventListener("click", message);
 $("logoff").addEventListener("click", logOff);
+$("project").addEventListener("click", project);
+$("project-stop").addEventListener("click", stopProjecting);
+$("apps").addEventListener("click", apps);
+$("disconnect").addEventListener("click", disconnectStations);
 $("web").addEventListener("click", webLimit);
 $("usb").addEventListener("click", usbLock);
 // A list from a file goes into the box, to be checked before Apply.

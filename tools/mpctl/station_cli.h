@@ -1,0 +1,51 @@
+// mpctl's commands that act on stations through their transports and sessions:
+//   project SOURCE [--to STATION...]      show SOURCE's desktop on those stations (default: all)
+//   project --stop [STATION...]           they show their own desktops again (default: all)
+//   disconnect STATION...|--all           end the client connections; sessions are kept
+//   app list | app launch|close NAME STATION...|--all
+//   server restart|shutdown --yes         through the supervisor's configured power command
+// Registered on the app before parsing; run() after parsing. Exit codes as in mpctl.h.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mpctl.h"
+#include "session.capnp.h"
+
+namespace mp::mpctl {
+
+class StationCli {
+ public:
+  explicit StationCli(CLI::App& app);
+  std::optional<int> run(const MpctlOptions& options);
+
+ private:
+  int project(mp::bus::Client& client, const MpctlOptions& options);
+  int disconnect(mp::bus::Client& client, const MpctlOptions& options);
+  int apps(mp::bus::Client& client, const MpctlOptions& options);
+  int server(mp::bus::Client& client, const MpctlOptions& options);
+
+  CLI::App* project_ = nullptr;
+  CLI::App* disconnect_ = nullptr;
+  CLI::App* app_ = nullptr;
+  CLI::App* app_list_ = nullptr;
+  CLI::App* app_launch_ = nullptr;
+  CLI::App* app_close_ = nullptr;
+  CLI::App* server_ = nullptr;
+  std::vector<std::string> args_;
+  std::vector<std::string> to_;
+  bool stop_ = false;
+  bool all_ = false;
+  bool yes_ = false;
+  std::string app_name_;
+  std::string power_action_;
+};
+
+// Prints one line per station ("key: done" or "key: not done: why"); exit_code::refused when any
+// was not done.
+int print_results(mp::schema::StationResults::Reader results, const std::string& done_word);
+
+}  // namespace mp::mpctl
