@@ -50,7 +50,7 @@ struct Alarm {
 
 struct PowerRequest {
   # Request to "supervisor": restart or shut down the server with the configured command.
-  # Reply: Ack once the command started; error unavailable when none is configured.
+  # Reply: Ack once the command started; error failed when none is configured.
   action @0 :Action;
 
   enum Action {

@@ -89,6 +89,8 @@ class DashboardServer {
   void add_policy_routes();
   void web_limit(const httplib::Request& req, httplib::Response& res);
   void usb_lock(const httplib::Request& req, httplib::Response& res);
+  void add_schedule(const httplib::Request& req, httplib::Response& res);
+  void remove_schedule(const httplib::Request& req, httplib::Response& res);
   // Projection, disconnect, applications, power (station_routes.cpp).
   void add_station_routes();
   void project(const httplib::Request& req, httplib::Response& res);

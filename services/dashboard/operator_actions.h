@@ -15,6 +15,7 @@
 
 #include "json_input.h"
 #include "mp/bus/client.h"
+#include "schedule_json.h"
 #include "station_board.h"
 
 namespace mp::dashboard {
@@ -65,6 +66,13 @@ class OperatorActions {
   void app(const std::string& operator_name, const std::string& app, bool launch,
            const Selection& selection, Respond respond);
   void power(const std::string& operator_name, bool restart, Respond respond);
+
+  // schedule_actions.cpp: mp-policy's schedules. One schedule per selected station, or one for
+  // everyone.
+  void list_schedules(Respond respond);
+  void add_schedule(const std::string& operator_name, const Selection& selection,
+                    const ScheduleForm& form, Respond respond);
+  void remove_schedule(const std::string& operator_name, std::uint64_t id, Respond respond);
 
   Outcome stations() const;
   Outcome users() const;

@@ -28,6 +28,56 @@ void DashboardServer::add_policy_routes() {
   using httplib::Response;
   server_->Post("/api/web", [this](const Request& req, Response& res) { web_limit(req, res); });
   server_->Post("/api/usb", [this](const Request& req, Response& res) { usb_lock(req, res); });
+  server_->Get("/api/schedules", [this](const Request&, Response& res) {
+    send_outcome(res, on_bus([](OperatorActions& actions, OperatorActions::Respond respond) {
+                   actions.list_schedules(std::move(respond));
+                 }));
+  });
+  server_->Post("/api/schedules/add",
+                [this](const Request& req, Response& res) { add_schedule(req, res); });
+  server_->Post("/api/schedules/remove",
+                [this](const Request& req, Response& res) { remove_schedule(req, res); });
+}
+
+void DashboardServer::add_schedule(const httplib::Request& req, httplib::Response& res) {
+  auto session = session_of(req);
+  if (!session) return send_error(res, 401, "log in first");
+  std::string error;
+  auto body = parse_object(req.body, {"stations", "days", "from", "to", "label", "action"},
+                           options_.limits, &error);
+  if (!body) return send_error(res, 400, error);
+  Selection selection;
+  if (auto e = read_selection(*body, "stations", options_.limits, &selection); !e.empty()) {
+    return send_error(res, 400, e);
+  }
+  ScheduleForm form;
+  if (auto e = read_schedule_form(*body, &form); !e.empty()) return send_error(res, 400, e);
+  spdlog::info("{} adds a {} schedule for {}", session->user, form.action,
+               selection_text(selection));
+  std::string user = session->user;
+  send_outcome(res, on_bus([user, selection, form](OperatorActions& actions,
+                                                   OperatorActions::Respond respond) {
+                 actions.add_schedule(user, selection, form, std::move(respond));
+               }));
+}
+
+void DashboardServer::remove_schedule(const httplib::Request& req, httplib::Response& res) {
+  auto session = session_of(req);
+  if (!session) return send_error(res, 401, "log in first");
+  std::string error;
+  auto body = parse_object(req.body, {"id"}, options_.limits, &error);
+  if (!body) return send_error(res, 400, error);
+  auto id = body->find("id");
+  if (id == body->end() || !id->is_number_unsigned() || id->get<std::uint64_t>() == 0) {
+    return send_error(res, 400, "'id' must be a schedule's id");
+  }
+  std::string user = session->user;
+  std::uint64_t number = id->get<std::uint64_t>();
+  spdlog::info("{} removes schedule {}", user, number);
+  send_outcome(res,
+               on_bus([user, number](OperatorActions& actions, OperatorActions::Respond respond) {
+                 actions.remove_schedule(user, number, std::move(respond));
+               }));
 }
 
 void DashboardServer::web_limit(const httplib::Request& req, httplib::Response& res) {

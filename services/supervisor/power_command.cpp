@@ -64,7 +64,7 @@ void Supervisor::power(mp::schema::PowerRequest::Action action, Envelope::Builde
   const auto& command = action == Action::RESTART ? options_.config.restart_command
                                                   : options_.config.shutdown_command;
   if (command.empty()) {
-    mp::bus::set_error(reply, Error::Kind::UNAVAILABLE,
+    mp::bus::set_error(reply, Error::Kind::FAILED,
                        std::string("no ") + what + "_command is configured");
     return;
   }

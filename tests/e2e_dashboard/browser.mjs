@@ -129,6 +129,34 @@ const steps = {
     return { toast: said };
   },
 
+  // Shortcut S, a block schedule for every station on one day; until its row is listed.
+  async add_schedule({ label, day, from, to, message }) {
+    await page.focus("body");
+    await page.keyboard.press("s");
+    await page.waitForSelector("#schedules-dialog[open]");
+    await page.fill("#schedule-label", label);
+    await page.selectOption("#schedule-for", "all");
+    for (const box of await page.$$('input[name="day"]')) {
+      if ((await box.getAttribute("value")) === day) await box.check(); else await box.uncheck();
+    }
+    await page.fill("#schedule-from", from);
+    await page.fill("#schedule-to", to);
+    await page.selectOption("#schedule-action", "block");
+    await page.fill("#schedule-detail", message);
+    await page.click('#schedules-dialog button[value="add"]');
+    const row = page.locator("#schedules-list tr", { hasText: label });
+    await row.waitFor();
+    return { toast: await toast(), row: await row.textContent() };
+  },
+
+  async remove_schedule({ label }) {
+    const row = page.locator("#schedules-list tr", { hasText: label });
+    await row.locator("button").click();
+    await row.waitFor({ state: "detached" });
+    await page.click('#schedules-dialog button[value="cancel"]');
+    return {};
+  },
+
   // Keyboard shortcut B, the message typed into the dialog, its Block button.
   async block({ message }) {
     await page.focus("body");

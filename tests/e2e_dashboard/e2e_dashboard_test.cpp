@@ -370,6 +370,31 @@ bool same_pixels(const std::vector<Screenshot::Pixel>& a, const std::vector<Scre
   return true;
 }
 
+TEST_F(E2eDashboard, SchedulesAreListedAddedAndRemovedFromThePage) {
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  ASSERT_TRUE(ok(expect_cards()));
+  // Sundays 03:00-03:01: never active while the suite runs in practice.
+  json added = step("add_schedule", {{"label", "Maths test"},
+                                     {"day", "sun"},
+                                     {"from", "03:00"},
+                                     {"to", "03:01"},
+                                     {"message", "Test in progress"}});
+  ASSERT_TRUE(ok(added)) << added.dump();
+  step("screenshot", {{"name", "schedules"}});
+  std::string row = added.value("row", "");
+  EXPECT_NE(row.find("Everyone"), std::string::npos) << row;
+  EXPECT_NE(row.find("Sun 03:00"), std::string::npos) << row;
+  EXPECT_NE(row.find("Block: Test in progress"), std::string::npos) << row;
+  // mp-policy has it, as the page said.
+  auto listed = classroom->mpctl({"schedule", "list", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_NE(listed.output.find("Maths test"), std::string::npos) << listed.output;
+
+  ASSERT_TRUE(ok(step("remove_schedule", {{"label", "Maths test"}})));
+  listed = classroom->mpctl({"schedule", "list", "--json"});
+  EXPECT_EQ(listed.output.find("Maths test"), std::string::npos) << listed.output;
+}
+
 TEST_F(E2eDashboard, ProjectToAllAndBack) {
   ASSERT_NO_FATAL_FAILURE(log_in());
   ASSERT_TRUE(ok(expect_cards()));

@@ -84,6 +84,25 @@ class RecordedDesktops : public Desktops {
     return true;
   }
 
+  bool launch_app(std::uint64_t session_id, const std::vector<std::string>& command,
+                  std::string* reason) override {
+    if (!running.contains(session_id)) {
+      *reason = "the session has no running desktop";
+      return false;
+    }
+    launched.push_back({session_id, command});
+    return true;
+  }
+  int close_app(std::uint64_t session_id, const std::string& program,
+                std::string* reason) override {
+    if (!running.contains(session_id)) {
+      *reason = "the session has no running desktop";
+      return -1;
+    }
+    closed.push_back({session_id, program});
+    return 1;
+  }
+
   // Starts held pending (hold_starts): the test completes or fails them.
   void complete_start(std::uint64_t session_id) {
     Held start = take(session_id);
@@ -112,7 +131,9 @@ class RecordedDesktops : public Desktops {
   std::vector<Message> messages;
   std::vector<std::pair<std::uint64_t, ThumbnailRequest>> thumbnail_requests;
   std::vector<std::pair<std::uint64_t, std::size_t>> inputs;  // session, number of events
-  std::string start_error;                                    // every start fails with it
+  std::vector<std::pair<std::uint64_t, std::vector<std::string>>> launched;
+  std::vector<std::pair<std::uint64_t, std::string>> closed;
+  std::string start_error;   // every start fails with it
   bool hold_starts = false;  // starts wait for complete_start() or fail_start()
   struct Held {
     SessionRecord record;

@@ -45,6 +45,7 @@ class SessionFixture : public ::testing::Test {
         mp::bus::ClientOptions{.service = std::string(kServiceName)});
     service->recover_desktops();
     server->serve([this](const mp::bus::Incoming& request, Envelope::Builder reply) {
+      if (first_handler && first_handler(request, reply)) return true;
       return service->handle(request, reply);
     });
     ASSERT_TRUE(reactor.run_until([this] { return server->counters().registrations > 0; },
@@ -82,6 +83,8 @@ class SessionFixture : public ::testing::Test {
   PasswordHasher hasher{PasswordCost::minimum()};
   SessionServiceOptions options;
   RecordedDesktops desktops;
+  // Tried before the service (e.g. StationCommands, as mp-session's main() chains them).
+  mp::bus::Client::RequestHandler first_handler;
   std::unique_ptr<SessionStore> store;
   std::unique_ptr<SessionService> service;
   std::unique_ptr<mp::bus::Client> server;

@@ -152,6 +152,36 @@ TEST_F(SupervisorProcess, CrashLoopRaisesAlarm) {
   EXPECT_EQ(start.exit_code, 0) << start.output;
 }
 
+// Restart / shut down the server: the configured command runs (here a harmless one that leaves
+// a mark), only with --yes, and an unconfigured one is refused with the reason.
+TEST_F(SupervisorProcess, ServerRestartRunsTheConfiguredCommandOnlyWhenConfirmed) {
+  auto mark = host.dir() / "restarted";
+  auto config = host.write_file("power.json", R"({
+    "services": [{"name": "bus"}],
+    "restart_command": ["/bin/sh", "-c", "echo restart > )" +
+                                                  mark.string() + R"("],
+    "shutdown_command": []
+  })");
+  host.start({"--config", config.string()});
+  ASSERT_TRUE(host.wait_until_up({"bus"}));
+
+  RunResult unconfirmed = host.mpctl({"server", "restart"});
+  EXPECT_EQ(unconfirmed.exit_code, 2) << unconfirmed.output;
+  EXPECT_NE(unconfirmed.output.find("--yes"), std::string::npos) << unconfirmed.output;
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(std::filesystem::exists(mark));
+
+  RunResult restart = host.mpctl({"server", "restart", "--yes"});
+  ASSERT_EQ(restart.exit_code, 0) << restart.output;
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(mark); }, 5s));
+  EXPECT_EQ(read_file(mark), "restart\n");
+  EXPECT_TRUE(SupervisedHost::is_up(host.service("bus"))) << "the supervisor goes on";
+
+  RunResult shutdown = host.mpctl({"server", "shutdown", "--yes"});
+  EXPECT_EQ(shutdown.exit_code, 1) << shutdown.output;
+  EXPECT_NE(shutdown.output.find("no shutdown_command"), std::string::npos) << shutdown.output;
+}
+
 TEST_F(SupervisorProcess, SigtermStopsEverything) {
   host.start();
   ASSERT_TRUE(host.wait_until_up({"bus", "session"}));

@@ -327,6 +327,107 @@ async function apps() {
   dialog.showModal();
 }
 
+// --- Schedules -------------------------------------------------------------------------------
+
+const DAY_NAMES = { mon: "Mon", tue: "Tue", wed: "Wed", thu: "Thu", fri: "Fri", sat: "Sat", sun: "Sun" };
+
+function describeDays(days) {
+  const all = Object.keys(DAY_NAMES);
+  if (days.length === 7) return "Every day";
+  if (days.join() === all.slice(0, 5).join()) return "Mon–Fri";
+  return days.map((d) => DAY_NAMES[d]).join(", ");
+}
+
+function describeAction(action) {
+  if (action.type === "block") return "Block: " + action.message;
+  if (action.type === "usb_lock") return "Lock USB storage";
+  if (action.mode === "off") return "Web: no limit";
+  const sites = action.domains.slice(0, 3).join(", ") + (action.domains.length > 3 ? ", …" : "");
+  return (action.mode === "allow_only" ? "Web: only " : "Web: not ") + sites;
+}
+
+function describeScope(scope) {
+  if (scope === "all") return "Everyone";
+  if (scope.station) return stations.has(scope.station) ? stations.get(scope.station).name : scope.station;
+  return "Group " + scope.group;
+}
+
+async function loadSchedules() {
+  let list;
+  try {
+    list = (await api("GET", "/api/schedules")).schedules;
+  } catch (error) {
+    return toast(error.message, true);
+  }
+  $("schedules-empty").hidden = list.length > 0;
+  $("schedules-table").hidden = list.length === 0;
+  $("schedules-list").replaceChildren(...list.map((s) => {
+    const row = document.createElement("tr");
+    for (const text of [s.label || "—", describeScope(s.scope),
+      describeDays(s.days) + " " + s.from + "–" + s.to, describeAction(s.action)]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.append(cell);
+    }
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "quiet";
+    remove.textContent = "Remove";
+    remove.addEventListener("click", async () => {
+      try {
+        await api("POST", "/api/schedules/remove", { id: s.id });
+        toast("Schedule removed.");
+      } catch (error) {
+        toast(error.message, true);
+      }
+      loadSchedules();
+    });
+    const cell = document.createElement("td");
+    cell.append(remove);
+    row.append(cell);
+    return row;
+  }));
+}
+
+function scheduleActionChanged() {
+  const kind = $("schedule-action").value;
+  $("schedule-detail").hidden = $("schedule-detail-label").hidden = kind === "usb_lock";
+  $("schedule-detail-label").textContent = kind === "block" ? "Message on the screens" :
+    "Sites, one per line";
+}
+
+async function addSchedule() {
+  const kind = $("schedule-action").value;
+  const detail = $("schedule-detail").value;
+  const action = kind === "block" ? { type: "block", message: detail.trim() } :
+    kind === "usb_lock" ? { type: "usb_lock" } :
+      { type: "web", mode: kind, domains: detail.split(/\s+/).filter((d) => d) };
+  const forAll = $("schedule-for").value === "all";
+  if (!forAll && selected.size === 0) return toast("Select the stations first.", true);
+  const body = {
+    stations: forAll ? "all" : [...selected],
+    days: [...document.querySelectorAll('input[name="day"]:checked')].map((e) => e.value),
+    from: $("schedule-from").value, to: $("schedule-to").value === "00:00" ? "24:00" : $("schedule-to").value,
+    label: $("schedule-label").value.trim(), action,
+  };
+  try {
+    await api("POST", "/api/schedules/add", body);
+    toast("Schedule added.");
+  } catch (error) {
+    toast(error.message, true);
+  }
+}
+
+function schedules() {
+  const dialog = $("schedules-dialog");
+  if (dialog.open) return;
+  scheduleActionChanged();
+  dialog.onclose = null;
+  loadSchedules();
+  dialog.returnValue = "";
+  dialog.showModal();
+}
+
 function disconnectStations() {
   openDialog("disconnect-dialog",
     () => run("Disconnected", "/api/disconnect", { stations: target() }));
@@ -627,6 +728,7 @@ document.addEventListener("keydown", (event) => {
   else if (key === "u") unblock();
   else if (key === "m") message();
   else if (key === "p" && selected.size > 0) project();
+  else if (key === "s") schedules();
   else if (key === "w") webLimit();
   else if (key === "e" && selected.size === 1) enlarge([...selected][0]);
   else if (key === "escape") {
@@ -658,6 +760,16 @@ $("project").addEventListener("click", project);
 $("project-stop").addEventListener("click", stopProjecting);
 $("apps").addEventListener("click", apps);
 $("disconnect").addEventListener("click", disconnectStations);
+$("schedules").addEventListener("click", schedules);
+$("schedule-action").addEventListener("change", scheduleActionChanged);
+// "Add schedule" keeps the dialog open: the list shows the new one at once.
+$("schedule-form").addEventListener("submit", async (event) => {
+  if (event.submitter && event.submitter.value === "add") {
+    event.preventDefault();
+    await addSchedule();
+    loadSchedules();
+  }
+});
 $("web").addEventListener("click", webLimit);
 $("usb").addEventListener("click", usbLock);
 // A list from a file goes into the box, to be checked before Apply.
