@@ -2,7 +2,9 @@
 // what the student would see (screenshots) and what their keyboard reaches (XTest).
 #include <capnp/schema.h>
 #include <gtest/gtest.h>
+
 #include <signal.h>
+#include <algorithm>
 
 #include <cstring>
 #include <iostream>
@@ -483,8 +485,8 @@ TEST_F(AgentProcessTest, LostDisplayEndsTheAgentWithAnError) {
   EXPECT_EQ(*code, 3);
 }
 
-// The centre pixel of a JPEG thumbnail, decoded.
-std::uint32_t jpeg_centre(const std::string& jpeg) {
+// A pixel of a JPEG thumbnail, decoded, at a fraction of its width and height.
+std::uint32_t jpeg_pixel(const std::string& jpeg, double fx, double fy) {
   tjhandle handle = tjInitDecompress();
   int width = 0, height = 0, subsampling = 0, colourspace = 0;
   const auto* data = reinterpret_cast<const unsigned char*>(jpeg.data());
@@ -493,13 +495,17 @@ std::uint32_t jpeg_centre(const std::string& jpeg) {
       0) {
     std::vector<unsigned char> rgb(std::size_t(width) * height * 3);
     if (tjDecompress2(handle, data, jpeg.size(), rgb.data(), width, 0, height, TJPF_RGB, 0) == 0) {
-      const auto* p = &rgb[(std::size_t(height / 2) * width + width / 2) * 3];
+      int x = std::clamp(int(fx * width), 0, width - 1);
+      int y = std::clamp(int(fy * height), 0, height - 1);
+      const auto* p = &rgb[(std::size_t(y) * width + x) * 3];
       centre = (std::uint32_t(p[0]) << 16) | (p[1] << 8) | p[2];
     }
   }
   tjDestroy(handle);
   return centre;
 }
+
+std::uint32_t jpeg_centre(const std::string& jpeg) { return jpeg_pixel(jpeg, 0.5, 0.5); }
 
 bool close_colour(std::uint32_t a, std::uint32_t b) {
   for (int shift : {0, 8, 16}) {
@@ -530,6 +536,24 @@ TEST_F(AgentProcessTest, ThumbnailsShowTheScreenWhileLeasedAndStopAfter) {
   XSync(x_.display(), False);
   ASSERT_TRUE(eventually([&] { return session_->thumbnails().size() >= 2; }, 1s));
   EXPECT_TRUE(close_colour(jpeg_centre(session_->thumbnails().back().jpeg), 0xC62828));
+
+  // A change in a few rows near the bottom (only those rows are read again): it shows where it
+  // is, and the rest of the picture stays as it was.
+  std::size_t before = session_->thumbnails().size();
+  Window patch =
+      XCreateSimpleWindow(x_.display(), desktop.window(), 448, 600, 128, 100, 0, 0, 0x6A1B9A);
+  XMapWindow(x_.display(), patch);
+  XSync(x_.display(), False);
+  ASSERT_TRUE(eventually([&] { return session_->thumbnails().size() > before; }, 1s));
+  const std::string patched = session_->thumbnails().back().jpeg;
+  EXPECT_TRUE(close_colour(jpeg_pixel(patched, 0.5, 650.0 / 768), 0x6A1B9A))
+      << std::hex << jpeg_pixel(patched, 0.5, 650.0 / 768);
+  EXPECT_TRUE(close_colour(jpeg_pixel(patched, 0.5, 0.1), 0xC62828))
+      << std::hex << jpeg_pixel(patched, 0.5, 0.1);
+  EXPECT_TRUE(close_colour(jpeg_centre(patched), 0xC62828));
+  EXPECT_TRUE(close_colour(jpeg_pixel(patched, 0.2, 650.0 / 768), 0xC62828));
+  XDestroyWindow(x_.display(), patch);
+  XSync(x_.display(), False);
 
   // Nobody renews the lease: no more images, whatever the screen does.
   std::this_thread::sleep_for(1500ms);

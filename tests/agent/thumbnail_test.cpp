@@ -177,6 +177,7 @@ class ThumbnailStreamsTest : public ::testing::Test {
               ++grabs_;
               if (!grab_works_) return false;
               *image = screen_.image();
+              image->version = version_;
               return true;
             },
             [this](const mp::bus::Build& body) {
@@ -214,6 +215,7 @@ class ThumbnailStreamsTest : public ::testing::Test {
   TestScreen screen_{640, 480};
   bool grab_works_ = true;
   bool connected_ = true;
+  std::uint64_t version_ = 0;  // what the grabber says; 0: it cannot tell
   int grabs_ = 0;
   std::vector<Sent> sent_;
   mp::bus::Reactor reactor_;
@@ -233,6 +235,31 @@ TEST_F(ThumbnailStreamsTest, FirstImageAtOnceThenOnlyWhenTheScreenChanges) {
   screen_.fill(0xC62828, 0, 320);
   run_for(250ms);
   EXPECT_EQ(sent_.size(), 2u);
+}
+
+TEST_F(ThumbnailStreamsTest, AScreenTheGrabberSawUnchangedIsNotEvenScaledButEachStreamSeesAChange) {
+  version_ = 1;
+  request(0, 100, 320, 5000);
+  request(1, 100, 160, 5000);
+  ASSERT_EQ(sent_.size(), 2u);
+  run_for(450ms);
+  EXPECT_EQ(sent_.size(), 2u);
+  EXPECT_GE(streams_.counters().not_looked, 6u);
+  // The grabber says "new" but the pixels are the same: looked at, still not sent.
+  ++version_;
+  run_for(150ms);
+  EXPECT_EQ(sent_.size(), 2u);
+  // Changed once: both streams send it, though only one grab after the other saw the change.
+  screen_.fill(0xC62828, 0, 320);
+  ++version_;
+  run_for(250ms);
+  EXPECT_EQ(sent_.size(), 4u);
+  // The grabber cannot tell (0): the streams compare the pictures themselves.
+  auto not_looked = streams_.counters().not_looked;
+  version_ = 0;
+  run_for(250ms);
+  EXPECT_EQ(streams_.counters().not_looked, not_looked);
+  EXPECT_EQ(sent_.size(), 4u);
 }
 
 TEST_F(ThumbnailStreamsTest, EndsWhenTheLeaseIsNotRenewedAndRenewalKeepsItGoing) {

@@ -5,11 +5,33 @@
 #include <sys/ipc.h>
 #include <sys/shm.h>
 
+#include <algorithm>
+
 namespace mp::agent {
 
 ScreenGrabber::~ScreenGrabber() {
   if (image_ != nullptr) XDestroyImage(image_);
+  if (damage_ != 0) XDamageDestroy(x_.display(), damage_);
+  if (changed_ != 0) XFixesDestroyRegion(x_.display(), changed_);
   release_shared();
+}
+
+bool ScreenGrabber::watch_damage() {
+  if (damage_ != 0) return true;
+  if (damage_failed_) return false;
+  Display* d = x_.display();
+  int event_base = 0, error_base = 0;
+  if (!XDamageQueryExtension(d, &event_base, &error_base) ||
+      !XFixesQueryExtension(d, &event_base, &error_base)) {
+    damage_failed_ = true;
+    spdlog::info("no XDamage on this display: every thumbnail reads the whole screen");
+    return false;
+  }
+  // NonEmpty: at most one event between two grabs (XScreen ignores it); the region is what
+  // counts, read at the next grab.
+  damage_ = XDamageCreate(d, x_.root(), XDamageReportNonEmpty);
+  changed_ = XFixesCreateRegion(d, nullptr, 0);
+  return true;
 }
 
 void ScreenGrabber::release_shared() {
@@ -62,6 +84,50 @@ bool ScreenGrabber::ensure_shared(int width, int height) {
   XSync(d, False);
   // Gone as soon as both sides detach, even if this process is killed.
   shmctl(segment_.shmid, IPC_RMID, nullptr);
+  shared_fresh_ = true;
+  return true;
+}
+
+bool ScreenGrabber::grab_rows(int top, int rows) {
+  if (top == 0 && rows == shared_image_->height) {
+    return XShmGetImage(x_.display(), x_.root(), shared_image_, 0, 0, AllPlanes);
+  }
+  // A view of the rows inside the same segment: Xlib asks the server for an image at the
+  // view's offset in the segment, so the rows land where the whole picture has them.
+  XImage* band = XShmCreateImage(
+      x_.display(), x_.visual(), static_cast<unsigned>(x_.depth()), ZPixmap,
+      shared_image_->data + std::size_t(top) * shared_image_->bytes_per_line, &segment_,
+      static_cast<unsigned>(shared_image_->width), static_cast<unsigned>(rows));
+  if (band == nullptr) return false;
+  bool ok = band->bytes_per_line == shared_image_->bytes_per_line &&
+            XShmGetImage(x_.display(), x_.root(), band, 0, top, AllPlanes);
+  band->data = nullptr;  // the segment's
+  XDestroyImage(band);
+  return ok;
+}
+
+bool ScreenGrabber::grab_changed_rows(int height) {
+  Display* d = x_.display();
+  bool whole = shared_fresh_ || !watch_damage();
+  int top = 0, bottom = height;
+  if (damage_ != 0) {
+    // Taken before the copy: what changes during it is damage again, read next time.
+    XDamageSubtract(d, damage_, None, changed_);
+    if (!whole) {
+      int count = 0;
+      XRectangle bounds{};
+      XRectangle* parts = XFixesFetchRegionAndBounds(d, changed_, &count, &bounds);
+      if (parts != nullptr) XFree(parts);
+      if (count == 0) return true;  // nothing changed: the segment holds the screen as it is
+      top = std::clamp<int>(bounds.y, 0, height);
+      bottom = std::clamp<int>(bounds.y + bounds.height, top, height);
+      if (bottom == top) return true;
+    }
+  }
+  if (!grab_rows(top, bottom - top)) return false;
+  shared_fresh_ = false;
+  rows_copied_ += static_cast<std::uint64_t>(bottom - top);
+  ++version_;
   return true;
 }
 
@@ -90,7 +156,7 @@ bool ScreenGrabber::grab(ScreenImage* out) {
   XImage* image = nullptr;
   if (ensure_shared(width, height)) {
     // A round trip: False when the server refused (then never again: XGetImage from now on).
-    if (XShmGetImage(x_.display(), x_.root(), shared_image_, 0, 0, AllPlanes)) {
+    if (grab_changed_rows(height)) {
       image = shared_image_;
     } else {
       spdlog::warn("MIT-SHM refused by the display: thumbnails use XGetImage");
@@ -106,12 +172,15 @@ bool ScreenGrabber::grab(ScreenImage* out) {
       return false;
     }
     image = image_;
+    rows_copied_ += static_cast<std::uint64_t>(height);
+    ++version_;
   }
   if (!usable(image)) return false;
   out->width = image->width;
   out->height = image->height;
   out->stride = static_cast<std::size_t>(image->bytes_per_line);
   out->pixels = reinterpret_cast<const std::uint8_t*>(image->data);
+  out->version = version_;
   return true;
 }
 

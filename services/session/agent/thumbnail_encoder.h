@@ -18,6 +18,8 @@ struct ScreenImage {
   int height = 0;
   std::size_t stride = 0;  // bytes per row
   const std::uint8_t* pixels = nullptr;
+  // Grows whenever the pixels may have changed since the last grab; 0: unknown (look anyway).
+  std::uint64_t version = 0;
 };
 
 struct RgbImage {

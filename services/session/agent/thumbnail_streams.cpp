@@ -90,10 +90,17 @@ void ThumbnailStreams::capture(std::uint8_t id) {
     return;
   }
   std::int64_t captured_at = realtime_ns();
+  bool resend_due = now - stream.last_sent >= kResendUnchanged;
+  if (screen.version != 0 && screen.version == stream.last_version && !resend_due) {
+    ++counters_.unchanged;
+    ++counters_.not_looked;
+    return;
+  }
   scale_to_width(screen, stream.fitted_width, &scaled_);
   std::size_t hash = std::hash<std::string_view>{}(
       std::string_view(reinterpret_cast<const char*>(scaled_.rgb.data()), scaled_.rgb.size()));
-  if (hash == stream.last_hash && now - stream.last_sent < kResendUnchanged) {
+  if (hash == stream.last_hash && !resend_due) {
+    stream.last_version = screen.version;
     ++counters_.unchanged;
     return;
   }
@@ -118,6 +125,7 @@ void ThumbnailStreams::capture(std::uint8_t id) {
   }
   ++counters_.sent;
   stream.last_hash = hash;
+  stream.last_version = screen.version;
   stream.last_sent = now;
 }
 

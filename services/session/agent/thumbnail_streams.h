@@ -25,8 +25,9 @@ using GrabScreen = std::function<bool(ScreenImage*)>;
 
 struct ThumbnailCounters {
   std::uint64_t sent = 0;
-  std::uint64_t unchanged = 0;  // frames not sent: the screen looked the same
-  std::uint64_t not_sent = 0;   // mp-session away
+  std::uint64_t unchanged = 0;   // frames not sent: the screen looked the same
+  std::uint64_t not_looked = 0;  // of those, not even scaled: the grabber saw no change
+  std::uint64_t not_sent = 0;    // mp-session away
   std::uint64_t grab_failed = 0;
   std::uint64_t too_large = 0;  // did not fit at the lowest quality: the stream got smaller
   std::uint64_t refused = 0;    // requests out of bounds
@@ -58,6 +59,7 @@ class ThumbnailStreams {
     mp::bus::Reactor::TimerId timer = 0;
     int quality = 70;
     std::size_t last_hash = 0;
+    std::uint64_t last_version = 0;  // of the screen last looked at
     std::chrono::steady_clock::time_point last_sent{};
   };
   void stop(std::uint8_t stream);
