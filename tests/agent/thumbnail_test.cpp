@@ -50,7 +50,7 @@ std::uint32_t rgb_at(const RgbImage& image, int x, int y) {
 // Decodes a JPEG; its size, and the pixel in the middle of its left and right halves.
 struct Decoded {
   int width = 0, height = 0;
-  std::uint32_t left = 0, right = 0;
+  std::uint32_t left = 0, right = 0, top = 0;  // at half height (a quarter in), a fifth down
 };
 Decoded decode(const std::string& jpeg) {
   tjhandle handle = tjInitDecompress();
@@ -70,6 +70,7 @@ Decoded decode(const std::string& jpeg) {
   };
   out.left = at(out.width / 4, out.height / 2);
   out.right = at(out.width * 3 / 4, out.height / 2);
+  out.top = at(out.width / 2, out.height / 5);
   return out;
 }
 
@@ -168,6 +169,47 @@ TEST(ThumbnailEncodeTest, PlainScreenDecodesToItsColoursAndRaisesQuality) {
   EXPECT_TRUE(near(d.right, 0x1565C0)) << std::hex << d.right;
 }
 
+TEST(ChangedRowsTest, KnowsTheRowsSinceARecentGrabOnly) {
+  ChangedRows rows;
+  int top = -1, bottom = -1;
+  EXPECT_FALSE(rows.since(0, 0, &top, &bottom)) << "version 0: nothing is known";
+  rows.record(1, 0, 768);
+  rows.record(2, 700, 720);
+  rows.record(3, 0, 0);
+  rows.record(4, 10, 20);
+  ASSERT_TRUE(rows.since(1, 4, &top, &bottom));
+  EXPECT_EQ(top, 10);
+  EXPECT_EQ(bottom, 720);
+  ASSERT_TRUE(rows.since(2, 3, &top, &bottom));
+  EXPECT_EQ(bottom - top, 0) << "version 3 changed nothing";
+  ASSERT_TRUE(rows.since(4, 4, &top, &bottom));
+  EXPECT_EQ(bottom - top, 0);
+  for (std::uint64_t v = 5; v < 5 + ChangedRows::kKept; ++v) rows.record(v, 1, 2);
+  EXPECT_FALSE(rows.since(4, 4 + ChangedRows::kKept, &top, &bottom)) << "forgotten";
+  EXPECT_TRUE(rows.since(5, 4 + ChangedRows::kKept, &top, &bottom));
+}
+
+TEST(ThumbnailEncodeTest, ScalingOnlyTheChangedRowsGivesTheWholePictureScaledAgain) {
+  TestScreen screen(1024, 768);
+  screen.noise(7);
+  RgbImage partly;
+  scale_to_width(screen.image(), 320, &partly);
+  for (int y = 300; y < 340; ++y) {
+    for (int x = 0; x < 1024; ++x) screen.set(x, y, 0x6A1B9A);
+  }
+  scale_rows(screen.image(), 300, 340, &partly);
+  RgbImage whole;
+  scale_to_width(screen.image(), 320, &whole);
+  EXPECT_TRUE(partly.rgb == whole.rgb);
+  // Too narrow a span misses rows: the comparison above can tell.
+  for (int y = 300; y < 340; ++y) {
+    for (int x = 0; x < 16; ++x) screen.set(x, y, 0xFFFFFF);
+  }
+  scale_rows(screen.image(), 320, 321, &partly);
+  scale_to_width(screen.image(), 320, &whole);
+  EXPECT_FALSE(partly.rgb == whole.rgb);
+}
+
 class ThumbnailStreamsTest : public ::testing::Test {
  protected:
   ThumbnailStreamsTest()
@@ -178,6 +220,10 @@ class ThumbnailStreamsTest : public ::testing::Test {
               if (!grab_works_) return false;
               *image = screen_.image();
               image->version = version_;
+              if (version_ != 0 && track_rows_) {
+                changes_.record(version_, changed_top_, changed_bottom_);
+                image->changes = &changes_;
+              }
               return true;
             },
             [this](const mp::bus::Build& body) {
@@ -186,7 +232,9 @@ class ThumbnailStreamsTest : public ::testing::Test {
               body(out.envelope());
               auto decoded = mp::bus::Incoming::decode(out.to_frame(), mp::bus::Limits{});
               auto t = decoded->envelope().getAgentThumbnail();
-              sent_.push_back({t.getStream(), t.getWidth(), t.getHeight(), t.getJpeg().size()});
+              sent_.push_back({t.getStream(), t.getWidth(), t.getHeight(), t.getJpeg().size(),
+                              std::string(reinterpret_cast<const char*>(t.getJpeg().begin()),
+                                          t.getJpeg().size())});
               return true;
             }) {
     screen_.fill(0x2E7D32);
@@ -211,11 +259,15 @@ class ThumbnailStreamsTest : public ::testing::Test {
     std::uint8_t stream;
     int width, height;
     std::size_t bytes;
+    std::string jpeg;
   };
   TestScreen screen_{640, 480};
   bool grab_works_ = true;
   bool connected_ = true;
   std::uint64_t version_ = 0;  // what the grabber says; 0: it cannot tell
+  bool track_rows_ = false;
+  ChangedRows changes_;
+  int changed_top_ = 0, changed_bottom_ = 480;
   int grabs_ = 0;
   std::vector<Sent> sent_;
   mp::bus::Reactor reactor_;
@@ -260,6 +312,27 @@ TEST_F(ThumbnailStreamsTest, AScreenTheGrabberSawUnchangedIsNotEvenScaledButEach
   run_for(250ms);
   EXPECT_EQ(streams_.counters().not_looked, not_looked);
   EXPECT_EQ(sent_.size(), 4u);
+}
+
+TEST_F(ThumbnailStreamsTest, OnlyTheChangedRowsAreScaledAgainAndThePictureIsStillRight) {
+  track_rows_ = true;
+  version_ = 1;
+  request(0, 100, 320, 5000);
+  ASSERT_EQ(sent_.size(), 1u);
+  // A band across the middle changes; the grabber says so.
+  for (int y = 200; y < 260; ++y) {
+    for (int x = 0; x < 640; ++x) screen_.set(x, y, 0x6A1B9A);
+  }
+  changed_top_ = 200;
+  changed_bottom_ = 260;
+  ++version_;
+  run_for(150ms);
+  ASSERT_EQ(sent_.size(), 2u);
+  EXPECT_GE(streams_.counters().partly_scaled, 1u);
+  Decoded picture = decode(sent_.back().jpeg);
+  EXPECT_TRUE(near(picture.left, 0x6A1B9A)) << std::hex << picture.left;
+  EXPECT_TRUE(near(picture.right, 0x6A1B9A)) << std::hex << picture.right;
+  EXPECT_TRUE(near(picture.top, 0x2E7D32)) << std::hex << picture.top;
 }
 
 TEST_F(ThumbnailStreamsTest, EndsWhenTheLeaseIsNotRenewedAndRenewalKeepsItGoing) {

@@ -127,7 +127,7 @@ bool ScreenGrabber::grab_changed_rows(int height) {
   if (!grab_rows(top, bottom - top)) return false;
   shared_fresh_ = false;
   rows_copied_ += static_cast<std::uint64_t>(bottom - top);
-  ++version_;
+  changes_.record(++version_, top, bottom);
   return true;
 }
 
@@ -173,7 +173,7 @@ bool ScreenGrabber::grab(ScreenImage* out) {
     }
     image = image_;
     rows_copied_ += static_cast<std::uint64_t>(height);
-    ++version_;
+    changes_.record(++version_, 0, height);
   }
   if (!usable(image)) return false;
   out->width = image->width;
@@ -181,6 +181,7 @@ bool ScreenGrabber::grab(ScreenImage* out) {
   out->stride = static_cast<std::size_t>(image->bytes_per_line);
   out->pixels = reinterpret_cast<const std::uint8_t*>(image->data);
   out->version = version_;
+  out->changes = &changes_;
   return true;
 }
 

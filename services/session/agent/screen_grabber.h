@@ -59,6 +59,7 @@ class ScreenGrabber {
   XserverRegion changed_ = 0;
   bool damage_failed_ = false;
   std::uint64_t version_ = 0;
+  ChangedRows changes_;
   std::uint64_t rows_copied_ = 0;
 };
 

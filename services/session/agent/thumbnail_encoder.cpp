@@ -43,10 +43,23 @@ void scale_to_width(const ScreenImage& source, int width, RgbImage* out) {
     std::fill(out->rgb.begin(), out->rgb.end(), 0);
     return;
   }
+  scale_rows(source, 0, source.height, out);
+}
+
+void scale_rows(const ScreenImage& source, int top, int bottom, RgbImage* out) {
+  if (source.width <= 0 || source.height <= 0 || source.pixels == nullptr || out->width <= 0 ||
+      out->height <= 0 || out->rgb.size() != std::size_t(out->width) * out->height * 3) {
+    return;
+  }
+  const int w = out->width, height = out->height;
   std::vector<int> xs = sample_positions(source.width, w);
   std::vector<int> ys = sample_positions(source.height, height);
-  std::uint8_t* o = out->rgb.data();
   for (int y = 0; y < height; ++y) {
+    // Only the output rows that read a changed source row.
+    bool touched = (ys[2 * y] >= top && ys[2 * y] < bottom) ||
+                   (ys[2 * y + 1] >= top && ys[2 * y + 1] < bottom);
+    if (!touched) continue;
+    std::uint8_t* o = out->rgb.data() + static_cast<std::size_t>(y) * w * 3;
     const std::uint8_t* row0 = source.pixels + static_cast<std::size_t>(ys[2 * y]) * source.stride;
     const std::uint8_t* row1 =
         source.pixels + static_cast<std::size_t>(ys[2 * y + 1]) * source.stride;
@@ -60,6 +73,30 @@ void scale_to_width(const ScreenImage& source, int width, RgbImage* out) {
       }
     }
   }
+}
+
+void ChangedRows::record(std::uint64_t version, int top, int bottom) {
+  spans_[version % kKept] = Span{version, top, bottom};
+}
+
+bool ChangedRows::since(std::uint64_t seen, std::uint64_t now, int* top, int* bottom) const {
+  if (seen == 0 || now < seen || now - seen >= kKept) return false;
+  int t = 0, b = 0;
+  for (std::uint64_t v = seen + 1; v <= now; ++v) {
+    const Span& span = spans_[v % kKept];
+    if (span.version != v) return false;
+    if (span.bottom <= span.top) continue;
+    if (b <= t) {
+      t = span.top;
+      b = span.bottom;
+    } else {
+      t = std::min(t, span.top);
+      b = std::max(b, span.bottom);
+    }
+  }
+  *top = t;
+  *bottom = b;
+  return true;
 }
 
 JpegEncoder::JpegEncoder() : handle_(tjInitCompress()) {

@@ -5,12 +5,33 @@
 // here: the grabber hands in pixels.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 namespace mp::agent {
+
+// Which source rows changed from one grab to the next, for the last kKept grabs: a stream that
+// last looked a few grabs ago scales only those rows again.
+class ChangedRows {
+ public:
+  static constexpr std::uint64_t kKept = 16;
+  // Grab `version` read rows [top, bottom) anew (an empty span: none).
+  void record(std::uint64_t version, int top, int bottom);
+  // The rows that changed after version `seen` up to `now` (an empty span if none); false if
+  // that is not known any more (or `seen` is 0): then everything may have.
+  bool since(std::uint64_t seen, std::uint64_t now, int* top, int* bottom) const;
+
+ private:
+  struct Span {
+    std::uint64_t version = 0;
+    int top = 0;
+    int bottom = 0;
+  };
+  std::array<Span, kKept> spans_{};
+};
 
 // 32-bit pixels as X servers keep them on little-endian machines: bytes B, G, R, unused.
 struct ScreenImage {
@@ -20,6 +41,7 @@ struct ScreenImage {
   const std::uint8_t* pixels = nullptr;
   // Grows whenever the pixels may have changed since the last grab; 0: unknown (look anyway).
   std::uint64_t version = 0;
+  const ChangedRows* changes = nullptr;  // when the grabber knows; else every row may differ
 };
 
 struct RgbImage {
@@ -30,6 +52,9 @@ struct RgbImage {
 
 // `source` scaled to `width` (never up) keeping its proportions; the height is at least 1.
 void scale_to_width(const ScreenImage& source, int width, RgbImage* out);
+// Scales again only the output rows that read source rows [top, bottom): `out` was scaled from
+// a screen of the same size.
+void scale_rows(const ScreenImage& source, int top, int bottom, RgbImage* out);
 
 class JpegEncoder {
  public:

@@ -91,32 +91,33 @@ void ThumbnailStreams::capture(std::uint8_t id) {
   }
   std::int64_t captured_at = realtime_ns();
   bool resend_due = now - stream.last_sent >= kResendUnchanged;
-  if (screen.version != 0 && screen.version == stream.last_version && !resend_due) {
+  if (screen.version != 0 && screen.version == stream.picture_version && !resend_due) {
     ++counters_.unchanged;
     ++counters_.not_looked;
     return;
   }
-  scale_to_width(screen, stream.fitted_width, &scaled_);
+  update_picture(stream, screen);
+  const RgbImage& picture = stream.picture;
   std::size_t hash = std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(scaled_.rgb.data()), scaled_.rgb.size()));
+      std::string_view(reinterpret_cast<const char*>(picture.rgb.data()), picture.rgb.size()));
   if (hash == stream.last_hash && !resend_due) {
-    stream.last_version = screen.version;
     ++counters_.unchanged;
     return;
   }
-  std::string jpeg = encode_within(encoder_, scaled_, stream.max_bytes, &stream.quality);
+  std::string jpeg = encode_within(encoder_, picture, stream.max_bytes, &stream.quality);
   if (jpeg.empty()) {
     // Too busy a screen for the limit even at the lowest quality: a smaller image next time.
     ++counters_.too_large;
-    stream.fitted_width = std::max(kMinWidth, scaled_.width * 3 / 4);
+    stream.fitted_width = std::max(kMinWidth, picture.width * 3 / 4);
+    stream.picture_version = 0;  // scaled again, smaller
     return;
   }
   bool sent = send_([&](mp::schema::Envelope::Builder e) {
     auto image = e.initAgentThumbnail();
     image.setStream(id);
     image.setJpeg(kj::arrayPtr(reinterpret_cast<const kj::byte*>(jpeg.data()), jpeg.size()));
-    image.setWidth(static_cast<std::uint16_t>(scaled_.width));
-    image.setHeight(static_cast<std::uint16_t>(scaled_.height));
+    image.setWidth(static_cast<std::uint16_t>(picture.width));
+    image.setHeight(static_cast<std::uint16_t>(picture.height));
     image.setCapturedAtNs(captured_at);
   });
   if (!sent) {
@@ -125,8 +126,24 @@ void ThumbnailStreams::capture(std::uint8_t id) {
   }
   ++counters_.sent;
   stream.last_hash = hash;
-  stream.last_version = screen.version;
   stream.last_sent = now;
+}
+
+void ThumbnailStreams::update_picture(Stream& stream, const ScreenImage& screen) {
+  int top = 0, bottom = 0;
+  bool same_shape = stream.picture_version != 0 && stream.source_width == screen.width &&
+                    stream.source_height == screen.height &&
+                    stream.picture.width == std::min(stream.fitted_width, screen.width);
+  if (screen.version == 0 || screen.changes == nullptr || !same_shape ||
+      !screen.changes->since(stream.picture_version, screen.version, &top, &bottom)) {
+    scale_to_width(screen, stream.fitted_width, &stream.picture);
+  } else if (bottom > top) {
+    scale_rows(screen, top, bottom, &stream.picture);
+    ++counters_.partly_scaled;
+  }
+  stream.picture_version = screen.version;
+  stream.source_width = screen.width;
+  stream.source_height = screen.height;
 }
 
 }  // namespace mp::agent

@@ -27,6 +27,7 @@ struct ThumbnailCounters {
   std::uint64_t sent = 0;
   std::uint64_t unchanged = 0;   // frames not sent: the screen looked the same
   std::uint64_t not_looked = 0;  // of those, not even scaled: the grabber saw no change
+  std::uint64_t partly_scaled = 0;  // pictures of which only the changed rows were scaled
   std::uint64_t not_sent = 0;    // mp-session away
   std::uint64_t grab_failed = 0;
   std::uint64_t too_large = 0;  // did not fit at the lowest quality: the stream got smaller
@@ -59,7 +60,9 @@ class ThumbnailStreams {
     mp::bus::Reactor::TimerId timer = 0;
     int quality = 70;
     std::size_t last_hash = 0;
-    std::uint64_t last_version = 0;  // of the screen last looked at
+    RgbImage picture;  // the screen scaled, as of version `picture_version`
+    std::uint64_t picture_version = 0;
+    int source_width = 0, source_height = 0;
     std::chrono::steady_clock::time_point last_sent{};
   };
   void stop(std::uint8_t stream);
@@ -67,8 +70,10 @@ class ThumbnailStreams {
   mp::bus::Reactor& reactor_;
   GrabScreen grab_;
   std::function<bool(const mp::bus::Build&)> send_;
+  // Brings the stream's picture up to `screen`, scaling only changed rows when it can.
+  void update_picture(Stream& stream, const ScreenImage& screen);
+
   JpegEncoder encoder_;
-  RgbImage scaled_;
   std::map<std::uint8_t, Stream> streams_;
   ThumbnailCounters counters_;
 };
