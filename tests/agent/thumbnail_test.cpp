@@ -233,8 +233,8 @@ class ThumbnailStreamsTest : public ::testing::Test {
               auto decoded = mp::bus::Incoming::decode(out.to_frame(), mp::bus::Limits{});
               auto t = decoded->envelope().getAgentThumbnail();
               sent_.push_back({t.getStream(), t.getWidth(), t.getHeight(), t.getJpeg().size(),
-                              std::string(reinterpret_cast<const char*>(t.getJpeg().begin()),
-                                          t.getJpeg().size())});
+                               std::string(reinterpret_cast<const char*>(t.getJpeg().begin()),
+                                           t.getJpeg().size())});
               return true;
             }) {
     screen_.fill(0x2E7D32);

@@ -271,6 +271,26 @@ const steps = {
     return { toast: said };
   },
 
+  // The Manager's Services tab, the restart or shutdown button, then the confirmation dialog
+  // answered `answer` ("ok" or "cancel"); the toast when confirmed.
+  async server_power({ action, answer }) {
+    await page.goto(base + "/manager");
+    await page.waitForSelector("#who:not(:empty)");
+    await page.click('.tab[data-tab="services"]');
+    await page.waitForSelector("#service-rows tr");
+    await page.click("#server-" + action);
+    await page.waitForSelector("#confirm-dialog[open]");
+    const title = await page.textContent("#confirm-title");
+    if (answer !== "ok") {
+      await page.click('#confirm-dialog button[value="cancel"]');
+      await page.waitForSelector("#confirm-dialog", { state: "hidden" });
+      return { title };
+    }
+    await page.screenshot({ path: join(out, "dashboard-server-" + action + "-confirm.png") });
+    await page.click('#confirm-dialog button[value="ok"]');
+    return { title, toast: await toast() };
+  },
+
   async screenshot({ name }) {
     const path = join(out, "dashboard-" + name + ".png");
     await page.screenshot({ path, fullPage: true });

@@ -60,7 +60,9 @@ ClassroomSystem::ClassroomSystem(int stations)
         {{"name", "policy"}},
         {{"name", "rdp"}, {"args", {"--listen", "127.0.0.1:" + std::to_string(rdp_port_)}}},
         {{"name", "dashboard"},
-         {"args", {"--listen", "127.0.0.1:" + std::to_string(dashboard_port_)}}}}}};
+         {"args", {"--listen", "127.0.0.1:" + std::to_string(dashboard_port_)}}}}},
+      {"restart_command", {"/bin/sh", "-c", "echo restart >> '" + power_mark().string() + "'"}},
+      {"shutdown_command", {"/bin/sh", "-c", "echo shutdown >> '" + power_mark().string() + "'"}}};
   std::ofstream(dir_.path() / "supervisor.json") << config.dump(2);
   supervisor_ = std::make_unique<ChildProcess>(
       bin_dir() / "mp-supervisor",

@@ -51,6 +51,13 @@ class ClassroomSystem {
   bool connect_stations(std::chrono::milliseconds timeout);
 
   RunResult mpctl(std::vector<std::string> args, const std::string& stdin_text = {});
+  // An account of role admin (removed with the others); mpctl's output.
+  std::string add_admin(const std::string& name, const std::string& password) {
+    return add_account(name, "admin", password);
+  }
+  // Where the configured restart/shutdown commands write "restart" or "shutdown" (nothing
+  // here powers anything off).
+  std::filesystem::path power_mark() const { return dir_.path() / "power.mark"; }
   nlohmann::json sessions();  // mpctl sessions --json
   std::string log() const;
 

@@ -9,8 +9,12 @@
 // reason when node, chromium, playwright-core, xfreerdp or Xvfb are missing.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <thread>
@@ -393,6 +397,38 @@ TEST_F(E2eDashboard, SchedulesAreListedAddedAndRemovedFromThePage) {
   ASSERT_TRUE(ok(step("remove_schedule", {{"label", "Maths test"}})));
   listed = classroom->mpctl({"schedule", "list", "--json"});
   EXPECT_EQ(listed.output.find("Maths test"), std::string::npos) << listed.output;
+}
+
+// Restart and shut down ask first; cancelled, nothing runs; confirmed, mp-supervisor runs the
+// configured command (here one that writes a mark instead of powering anything off).
+TEST_F(E2eDashboard, ServerRestartAndShutdownFromTheManagerAskFirst) {
+  std::string admin = "mpda" + std::to_string(getpid());
+  std::string password = "admin-" + std::to_string(getpid()) + "-pw";
+  classroom->add_admin(admin, password);
+  ASSERT_TRUE(ok(step("login", {{"user", admin}, {"password", password}})));
+  auto mark = [&] {
+    std::ifstream in(classroom->power_mark());
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+
+  json cancelled = step("server_power", {{"action", "restart"}, {"answer", "cancel"}});
+  ASSERT_TRUE(ok(cancelled));
+  EXPECT_EQ(cancelled.value("title", ""), "Restart the server?");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(mark(), "");
+
+  json restart = step("server_power", {{"action", "restart"}, {"answer", "ok"}});
+  ASSERT_TRUE(ok(restart));
+  EXPECT_EQ(restart.value("toast", ""), "The server is restarting.");
+  EXPECT_TRUE(eventually([&] { return mark() == "restart\n"; }, 5s)) << mark();
+  json shutdown = step("server_power", {{"action", "shutdown"}, {"answer", "ok"}});
+  ASSERT_TRUE(ok(shutdown));
+  EXPECT_TRUE(eventually([&] { return mark() == "restart\nshutdown\n"; }, 5s)) << mark();
+
+  // In the audit log, with who asked.
+  auto audit = classroom->mpctl({"audit", "--json"});
+  EXPECT_NE(audit.output.find(admin), std::string::npos) << audit.output;
+  step("screenshot", {{"name", "server-power"}});
 }
 
 TEST_F(E2eDashboard, ProjectToAllAndBack) {

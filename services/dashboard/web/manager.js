@@ -221,6 +221,35 @@ async function loadServices() {
   }
 }
 
+// The whole machine (mp-supervisor runs the command the administrator configured). Asked twice:
+// here, and the API refuses without "confirm": true.
+const POWER = {
+  restart: {
+    title: "Restart the server?",
+    text: "Every station's session ends and unsaved work is lost. Stations connect again when " +
+      "the server is back, in a few minutes.",
+    ok: "Restart now",
+    done: "The server is restarting.",
+  },
+  shutdown: {
+    title: "Shut down the server?",
+    text: "Every station's session ends and unsaved work is lost. Nobody can use a station " +
+      "until someone switches the server on again.",
+    ok: "Shut down now",
+    done: "The server is shutting down.",
+  },
+};
+
+async function power(action) {
+  const step = POWER[action];
+  if (!(await confirmStep(step.title, step.text, step.ok))) return;
+  act(() => api("POST", "/api/manager/server", { action, confirm: true }), step.done,
+    () => {});
+}
+
+$("server-restart").addEventListener("click", () => power("restart"));
+$("server-shutdown").addEventListener("click", () => power("shutdown"));
+
 // --- Audit ----------------------------------------------------------------------------------
 
 async function loadAudit() {

@@ -25,10 +25,10 @@ using GrabScreen = std::function<bool(ScreenImage*)>;
 
 struct ThumbnailCounters {
   std::uint64_t sent = 0;
-  std::uint64_t unchanged = 0;   // frames not sent: the screen looked the same
-  std::uint64_t not_looked = 0;  // of those, not even scaled: the grabber saw no change
+  std::uint64_t unchanged = 0;      // frames not sent: the screen looked the same
+  std::uint64_t not_looked = 0;     // of those, not even scaled: the grabber saw no change
   std::uint64_t partly_scaled = 0;  // pictures of which only the changed rows were scaled
-  std::uint64_t not_sent = 0;    // mp-session away
+  std::uint64_t not_sent = 0;       // mp-session away
   std::uint64_t grab_failed = 0;
   std::uint64_t too_large = 0;  // did not fit at the lowest quality: the stream got smaller
   std::uint64_t refused = 0;    // requests out of bounds
