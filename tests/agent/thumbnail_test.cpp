@@ -197,7 +197,8 @@ TEST(ThumbnailEncodeTest, ScalingOnlyTheChangedRowsGivesTheWholePictureScaledAga
   for (int y = 300; y < 340; ++y) {
     for (int x = 0; x < 1024; ++x) screen.set(x, y, 0x6A1B9A);
   }
-  scale_rows(screen.image(), 300, 340, &partly);
+  EXPECT_TRUE(scale_rows(screen.image(), 300, 340, &partly));
+  EXPECT_FALSE(scale_rows(screen.image(), 300, 340, &partly)) << "nothing new the second time";
   RgbImage whole;
   scale_to_width(screen.image(), 320, &whole);
   EXPECT_TRUE(partly.rgb == whole.rgb);

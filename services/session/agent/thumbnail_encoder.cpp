@@ -46,11 +46,12 @@ void scale_to_width(const ScreenImage& source, int width, RgbImage* out) {
   scale_rows(source, 0, source.height, out);
 }
 
-void scale_rows(const ScreenImage& source, int top, int bottom, RgbImage* out) {
+bool scale_rows(const ScreenImage& source, int top, int bottom, RgbImage* out) {
   if (source.width <= 0 || source.height <= 0 || source.pixels == nullptr || out->width <= 0 ||
       out->height <= 0 || out->rgb.size() != std::size_t(out->width) * out->height * 3) {
-    return;
+    return false;
   }
+  unsigned differs = 0;
   const int w = out->width, height = out->height;
   std::vector<int> xs = sample_positions(source.width, w);
   std::vector<int> ys = sample_positions(source.height, height);
@@ -69,10 +70,13 @@ void scale_rows(const ScreenImage& source, int top, int bottom, RgbImage* out) {
       for (int c = 0; c < 3; ++c) {
         // Source bytes are B, G, R: output channel c (R, G, B) is source byte 2 - c.
         unsigned sum = row0[x0 + 2 - c] + row0[x1 + 2 - c] + row1[x0 + 2 - c] + row1[x1 + 2 - c];
-        *o++ = static_cast<std::uint8_t>((sum + 2) / 4);
+        auto value = static_cast<std::uint8_t>((sum + 2) / 4);
+        differs |= static_cast<unsigned>(*o ^ value);
+        *o++ = value;
       }
     }
   }
+  return differs != 0;
 }
 
 void ChangedRows::record(std::uint64_t version, int top, int bottom) {

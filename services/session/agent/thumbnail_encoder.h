@@ -53,8 +53,9 @@ struct RgbImage {
 // `source` scaled to `width` (never up) keeping its proportions; the height is at least 1.
 void scale_to_width(const ScreenImage& source, int width, RgbImage* out);
 // Scales again only the output rows that read source rows [top, bottom): `out` was scaled from
-// a screen of the same size.
-void scale_rows(const ScreenImage& source, int top, int bottom, RgbImage* out);
+// a screen of the same size. True if any output byte changed (so no hash of the picture is
+// needed to tell whether it is new).
+bool scale_rows(const ScreenImage& source, int top, int bottom, RgbImage* out);
 
 class JpegEncoder {
  public:

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <string_view>
 
 namespace mp::agent {
 
@@ -62,7 +61,7 @@ void ThumbnailStreams::request(mp::schema::AgentThumbnailRequest::Reader request
   stream.interval = interval;
   stream.width = stream.fitted_width = width;
   stream.max_bytes = max_bytes;
-  stream.last_hash = 0;  // a changed stream sends its first image whatever it shows
+  stream.unsent = true;  // a changed stream sends its first image whatever it shows
   stream.timer = reactor_.every(interval, [this, id] { capture(id); });
   capture(id);
 }
@@ -91,16 +90,15 @@ void ThumbnailStreams::capture(std::uint8_t id) {
   }
   std::int64_t captured_at = realtime_ns();
   bool resend_due = now - stream.last_sent >= kResendUnchanged;
-  if (screen.version != 0 && screen.version == stream.picture_version && !resend_due) {
+  if (screen.version != 0 && screen.version == stream.picture_version && !stream.unsent &&
+      !resend_due) {
     ++counters_.unchanged;
     ++counters_.not_looked;
     return;
   }
-  update_picture(stream, screen);
+  if (update_picture(stream, screen)) stream.unsent = true;
   const RgbImage& picture = stream.picture;
-  std::size_t hash = std::hash<std::string_view>{}(
-      std::string_view(reinterpret_cast<const char*>(picture.rgb.data()), picture.rgb.size()));
-  if (hash == stream.last_hash && !resend_due) {
+  if (!stream.unsent && !resend_due) {
     ++counters_.unchanged;
     return;
   }
@@ -109,7 +107,6 @@ void ThumbnailStreams::capture(std::uint8_t id) {
     // Too busy a screen for the limit even at the lowest quality: a smaller image next time.
     ++counters_.too_large;
     stream.fitted_width = std::max(kMinWidth, picture.width * 3 / 4);
-    stream.picture_version = 0;  // scaled again, smaller
     return;
   }
   bool sent = send_([&](mp::schema::Envelope::Builder e) {
@@ -125,25 +122,30 @@ void ThumbnailStreams::capture(std::uint8_t id) {
     return;
   }
   ++counters_.sent;
-  stream.last_hash = hash;
+  stream.unsent = false;
   stream.last_sent = now;
 }
 
-void ThumbnailStreams::update_picture(Stream& stream, const ScreenImage& screen) {
+bool ThumbnailStreams::update_picture(Stream& stream, const ScreenImage& screen) {
   int top = 0, bottom = 0;
-  bool same_shape = stream.picture_version != 0 && stream.source_width == screen.width &&
-                    stream.source_height == screen.height &&
-                    stream.picture.width == std::min(stream.fitted_width, screen.width);
-  if (screen.version == 0 || screen.changes == nullptr || !same_shape ||
-      !screen.changes->since(stream.picture_version, screen.version, &top, &bottom)) {
+  int width = std::clamp(stream.fitted_width, 1, std::max(screen.width, 1));
+  bool same_shape = !stream.picture.rgb.empty() && stream.source_width == screen.width &&
+                    stream.source_height == screen.height && stream.picture.width == width;
+  bool changed = false;
+  if (!same_shape) {
     scale_to_width(screen, stream.fitted_width, &stream.picture);
+    changed = true;
+  } else if (screen.version == 0 || screen.changes == nullptr ||
+             !screen.changes->since(stream.picture_version, screen.version, &top, &bottom)) {
+    changed = scale_rows(screen, 0, screen.height, &stream.picture);
   } else if (bottom > top) {
-    scale_rows(screen, top, bottom, &stream.picture);
+    changed = scale_rows(screen, top, bottom, &stream.picture);
     ++counters_.partly_scaled;
   }
   stream.picture_version = screen.version;
   stream.source_width = screen.width;
   stream.source_height = screen.height;
+  return changed;
 }
 
 }  // namespace mp::agent

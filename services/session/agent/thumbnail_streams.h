@@ -59,8 +59,8 @@ class ThumbnailStreams {
     std::chrono::steady_clock::time_point lease_end{};
     mp::bus::Reactor::TimerId timer = 0;
     int quality = 70;
-    std::size_t last_hash = 0;
-    RgbImage picture;  // the screen scaled, as of version `picture_version`
+    bool unsent = true;  // the picture changed since the last image sent
+    RgbImage picture;    // the screen scaled, as of version `picture_version`
     std::uint64_t picture_version = 0;
     int source_width = 0, source_height = 0;
     std::chrono::steady_clock::time_point last_sent{};
@@ -70,8 +70,9 @@ class ThumbnailStreams {
   mp::bus::Reactor& reactor_;
   GrabScreen grab_;
   std::function<bool(const mp::bus::Build&)> send_;
-  // Brings the stream's picture up to `screen`, scaling only changed rows when it can.
-  void update_picture(Stream& stream, const ScreenImage& screen);
+  // Brings the stream's picture up to `screen`, scaling only changed rows when it can; true if
+  // the picture is not what it was.
+  bool update_picture(Stream& stream, const ScreenImage& screen);
 
   JpegEncoder encoder_;
   std::map<std::uint8_t, Stream> streams_;
