@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "length of the measurement window");
   app.add_option("--connect-timeout", connect_timeout, "seconds for all stations to connect");
   app.add_option("--stagger-ms", stagger_ms, "pause between starting two connections");
+  double activation_timeout = 30;
+  app.add_option("--activation-timeout", activation_timeout,
+                 "seconds a server may take to activate a connection (xfreerdp /timeout:)")
+      ->check(CLI::Range(1.0, 120.0));
   app.add_option("--latency-samples", base.latency_samples,
                  "input-to-pixel probes per probing station (0: none)");
   app.add_option("--latency-stations", latency_stations, "how many stations probe latency");
@@ -117,6 +121,8 @@ int main(int argc, char** argv) {
   auto connect_deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                              std::chrono::duration<double>(connect_timeout));
   base.connect_until = connect_deadline;
+  base.activation_timeout =
+      std::chrono::milliseconds(static_cast<long long>(activation_timeout * 1000));
   for (int i = 0; i < sessions; ++i) {
     auto options = base;
     if (!credentials.empty()) {

@@ -180,6 +180,8 @@ bool StationClient::connect() {
   freerdp_settings_set_bool(s, FreeRDP_SoftwareGdi, TRUE);
   freerdp_settings_set_bool(s, FreeRDP_IgnoreCertificate, TRUE);
   freerdp_settings_set_bool(s, FreeRDP_NlaSecurity, FALSE);  // TLS: what every server here offers
+  freerdp_settings_set_uint32(s, FreeRDP_TcpAckTimeout,
+                              static_cast<UINT32>(options_.activation_timeout.count()));
   switch (options_.codec) {
     case Codec::remotefx:  // xfreerdp -gfx /rfx: RemoteFX surface bits, no graphics pipeline
       freerdp_settings_set_bool(s, FreeRDP_SupportGraphicsPipeline, FALSE);

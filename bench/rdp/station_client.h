@@ -31,6 +31,10 @@ struct StationOptions {
   std::chrono::milliseconds probe_gap_min{250};
   std::chrono::milliseconds probe_gap_max{400};
   std::chrono::milliseconds probe_timeout{2000};
+  // How long the server may take from the connection to activation (the logon, a new desktop):
+  // FreeRDP's TcpAckTimeout, 9 s by default, what `xfreerdp /timeout:` sets. A saturated machine
+  // starting a desktop takes longer; both servers get the same.
+  std::chrono::milliseconds activation_timeout{30000};
   std::uint16_t probe_scancode = 0x1E;  // 'a'
   // A failed connection is tried again, a second later, until then.
   Clock::time_point connect_until{};

@@ -167,6 +167,14 @@ const steps = {
     return { toast: await toast() };
   },
 
+  // Disconnect… on the selected stations, confirmed.
+  async disconnect() {
+    await page.click("#disconnect");
+    await page.waitForSelector("#disconnect-dialog[open]");
+    await page.click('#disconnect-dialog button[value="ok"]');
+    return { toast: await toast() };
+  },
+
   async unblock() {
     await page.click("#unblock");
     return { toast: await toast() };

@@ -477,6 +477,29 @@ TEST_F(E2eDashboard, ProjectToAllAndBack) {
   classroom->screenshot(1, &origin).save_png(out_dir() / "rdp-dashboard-projection-stopped.png");
 }
 
+// Last: it leaves the station without its client. Disconnect ends the RDP connection (the
+// client is told it was meant and does not reconnect); the session stays for the student.
+TEST_F(E2eDashboard, DisconnectEndsTheClientConnectionAndKeepsTheSession) {
+  ASSERT_NO_FATAL_FAILURE(log_in());
+  ASSERT_TRUE(ok(expect_cards()));
+  auto& station = classroom->station(2);
+  ASSERT_TRUE(ok(step("select", {{"keys", {station.key}}})));
+  json said = step("disconnect");
+  ASSERT_TRUE(ok(said));
+  EXPECT_EQ(said.value("toast", ""), "Disconnected " + station.key + ".") << said.dump();
+  EXPECT_TRUE(ok(expect_cards({{station.key, "disconnected"}})));
+  // xfreerdp ends by itself: no automatic reconnection after an operator's disconnect.
+  auto code = station.client->wait(10s);
+  EXPECT_TRUE(code.has_value()) << "xfreerdp still runs after the disconnect";
+  step("screenshot", {{"name", "disconnected"}});
+  json sessions = classroom->sessions();
+  bool kept = false;
+  for (const auto& s : sessions) {
+    if (s.value("user", "") == station.user) kept = s.value("state", "") == "disconnected";
+  }
+  EXPECT_TRUE(kept) << sessions.dump();
+}
+
 }  // namespace
 }  // namespace mp::test
 
