@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -249,6 +250,69 @@ TEST(DesktopProcess, BlockedStationShowsTheLockAgainAfterTheAgentIsKilled) {
   std::printf("lock shown again %lld ms after the agent was killed\n",
               static_cast<long long>(took.count()));
   EXPECT_NE(program_on_display(session.display, "mp-agent"), agent);
+}
+
+// An application by name from the administrator's list: it starts on the session's display as
+// the session's user, and closing it ends that program only (the desktop's own xterm stays).
+TEST(DesktopProcess, LaunchedApplicationRunsAsTheUserAndClosesAlone) {
+  if (!tools_present()) GTEST_SKIP() << "needs Xvfb, xterm, xdpyinfo and xwininfo";
+  DesktopHost host(520, false);
+  std::ofstream(host.dir / "apps.json") << R"({"apps": [{"name": "Second terminal",
+                        "command": ["/usr/bin/xterm", "-title", "mp-launched"]}]})";
+  host.session_args = {"--apps", (host.dir / "apps.json").string()};
+  host.restart_session();
+  ASSERT_TRUE(eventually([&] { return host.answers(); }, 15s)) << host.log();
+  std::string user = unique_user('d');
+  host.add(user);
+  ASSERT_TRUE(host.call(attach({.key = "rdp:desk-5", .transport = "rdp"})).ok());
+  Logon session = logon(host, "rdp:desk-5", user);
+  ASSERT_NE(session.id, 0u);
+  ASSERT_TRUE(eventually([&] { return host.agent_up(session.id); }, 15s)) << host.log();
+  pid_t desktop = program_on_display(session.display, "xterm");
+  ASSERT_NE(desktop, 0);
+
+  auto results = [](const Reply& reply) {
+    std::vector<std::string> out;
+    if (!reply.ok() || !reply.envelope().isStationResults()) return out;
+    for (auto r : reply.envelope().getStationResults().getResults()) {
+      out.push_back(std::string(r.getStationKey().cStr()) + ":" +
+                    (r.getOk() ? "ok" : r.getReason().cStr()));
+    }
+    return out;
+  };
+  Reply launched = host.call(
+      [](Envelope::Builder e) {
+        auto body = e.initAppLaunch();
+        body.setApp("Second terminal");
+        body.initStations(1).set(0, "rdp:desk-5");
+      },
+      "launch-1");
+  ASSERT_EQ(results(launched), std::vector<std::string>{"rdp:desk-5:ok"}) << body_text(launched);
+  ASSERT_TRUE(eventually(
+      [&] { return window_viewable(session.display, session.xauthority, "mp-launched"); }, 10s))
+      << host.log();
+  pid_t app = find_process("xterm", "mp-launched");
+  ASSERT_NE(app, 0);
+  EXPECT_EQ(uid_of(app), uid_of(desktop)) << "not the session's user";
+  if (geteuid() == 0) {
+    EXPECT_NE(uid_of(app), std::optional<uid_t>(0));
+  }
+
+  Reply closed = host.call(
+      [](Envelope::Builder e) {
+        auto body = e.initAppClose();
+        body.setApp("Second terminal");
+        body.initStations(1).set(0, "rdp:desk-5");
+      },
+      "close-1");
+  ASSERT_EQ(results(closed), std::vector<std::string>{"rdp:desk-5:ok"}) << body_text(closed);
+  EXPECT_TRUE(eventually([&] { return !alive(app); }, 5s));
+  // Both were xterm: the desktop's own one is spared, and the session goes on.
+  EXPECT_TRUE(alive(desktop));
+  Reply list = host.call([](Envelope::Builder e) { e.initSessionListRequest(); });
+  auto record = host.session_of(list, session.id);
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->getState(), SessionState::ACTIVE);
 }
 
 }  // namespace
