@@ -132,20 +132,10 @@ bool SurfaceEncoder::send_encoded(const EncodedFrame& frame, std::uint32_t frame
   } else if (codec_ == Codec::nscodec) {
     const auto& bands = frame.nscodec;
     for (std::size_t i = 0; i < bands.size(); ++i) {
-      const Rect& b = bands[i].rect;
-      SURFACE_BITS_COMMAND command{};
-      command.cmdType = CMDTYPE_SET_SURFACE_BITS;
-      command.destLeft = static_cast<UINT32>(b.x);
-      command.destTop = static_cast<UINT32>(b.y);
-      command.destRight = static_cast<UINT32>(b.x + b.width);
-      command.destBottom = static_cast<UINT32>(b.y + b.height);
-      command.bmp.bpp = 32;
-      command.bmp.codecID = static_cast<UINT16>(peer_->settings->NSCodecId);
-      command.bmp.width = static_cast<UINT16>(b.width);
-      command.bmp.height = static_cast<UINT16>(b.height);
-      command.bmp.bitmapDataLength = static_cast<UINT32>(bands[i].bytes.size());
-      command.bmp.bitmapData = const_cast<BYTE*>(bands[i].bytes.data());
-      if (!send_surface_bits(command, i == 0, i + 1 == bands.size(), frame_id)) return false;
+      if (!send_nscodec_band(bands[i].rect, bands[i].bytes.data(), bands[i].bytes.size(), i == 0,
+                             i + 1 == bands.size(), frame_id)) {
+        return false;
+      }
     }
   }
   return true;
@@ -172,21 +162,30 @@ bool SurfaceEncoder::send_nscodec(const std::uint8_t* frame, int stride,
       spdlog::warn("NSCodec encoding failed");
       return true;
     }
-    SURFACE_BITS_COMMAND command{};
-    command.cmdType = CMDTYPE_SET_SURFACE_BITS;
-    command.destLeft = static_cast<UINT32>(b.x);
-    command.destTop = static_cast<UINT32>(b.y);
-    command.destRight = static_cast<UINT32>(b.x + b.width);
-    command.destBottom = static_cast<UINT32>(b.y + b.height);
-    command.bmp.bpp = 32;
-    command.bmp.codecID = static_cast<UINT16>(peer_->settings->NSCodecId);
-    command.bmp.width = static_cast<UINT16>(b.width);
-    command.bmp.height = static_cast<UINT16>(b.height);
-    command.bmp.bitmapDataLength = static_cast<UINT32>(Stream_GetPosition(stream_));
-    command.bmp.bitmapData = Stream_Buffer(stream_);
-    if (!send_surface_bits(command, i == 0, i + 1 == bands.size(), frame_id)) return false;
+    if (!send_nscodec_band(b, Stream_Buffer(stream_), Stream_GetPosition(stream_), i == 0,
+                           i + 1 == bands.size(), frame_id)) {
+      return false;
+    }
   }
   return true;
+}
+
+bool SurfaceEncoder::send_nscodec_band(const Rect& band, const std::uint8_t* bytes,
+                                       std::size_t size, bool first, bool last,
+                                       std::uint32_t frame_id) {
+  SURFACE_BITS_COMMAND command{};
+  command.cmdType = CMDTYPE_SET_SURFACE_BITS;
+  command.destLeft = static_cast<UINT32>(band.x);
+  command.destTop = static_cast<UINT32>(band.y);
+  command.destRight = static_cast<UINT32>(band.x + band.width);
+  command.destBottom = static_cast<UINT32>(band.y + band.height);
+  command.bmp.bpp = 32;
+  command.bmp.codecID = static_cast<UINT16>(peer_->settings->NSCodecId);
+  command.bmp.width = static_cast<UINT16>(band.width);
+  command.bmp.height = static_cast<UINT16>(band.height);
+  command.bmp.bitmapDataLength = static_cast<UINT32>(size);
+  command.bmp.bitmapData = const_cast<BYTE*>(bytes);  // FreeRDP only reads it
+  return send_surface_bits(command, first, last, frame_id);
 }
 
 bool SurfaceEncoder::send_planar(const std::uint8_t* frame, int stride,

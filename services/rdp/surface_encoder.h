@@ -49,6 +49,9 @@ class SurfaceEncoder {
   bool send_nscodec(const std::uint8_t* frame, int stride, const std::vector<Rect>& areas,
                     std::uint32_t frame_id);
   bool send_planar(const std::uint8_t* frame, int stride, const std::vector<Rect>& areas);
+  // One NSCodec band as a surface bits command.
+  bool send_nscodec_band(const Rect& band, const std::uint8_t* bytes, std::size_t size, bool first,
+                         bool last, std::uint32_t frame_id);
   bool send_surface_bits(SURFACE_BITS_COMMAND& command, bool first, bool last,
                          std::uint32_t frame_id);
   bool send_remotefx_message(const std::uint8_t* data, std::size_t size, bool first, bool last,
