@@ -130,7 +130,7 @@ PeerConnection::PeerConnection(freerdp_peer* peer, PeerId id, SessionGateway& ga
       gateway_(gateway),
       options_(std::move(options)),
       address_(setting_text(peer->hostname, sizeof(peer->hostname))),
-      accepted_at_(Clock::now()),
+      handshake_since_(Clock::now()),
       frame_period_(std::chrono::duration_cast<Clock::duration>(
           std::chrono::duration<double>(1.0 / std::clamp(options_.max_fps, 1, 120)))) {
   wake_event_ = CreateEvent(nullptr, TRUE, FALSE, nullptr);
@@ -277,6 +277,7 @@ bool PeerConnection::authorize() {
   settings->DesktopWidth = static_cast<UINT32>(capture_->width());
   settings->DesktopHeight = static_cast<UINT32>(capture_->height());
   authorized_ = true;
+  handshake_since_ = Clock::now();
   return true;
 }
 
@@ -507,7 +508,7 @@ void PeerConnection::serve() {
       end_projection();
     }
     apply_show();
-    if (!ever_activated_ && Clock::now() - accepted_at_ > options_.handshake_timeout) {
+    if (!ever_activated_ && Clock::now() - handshake_since_ > options_.handshake_timeout) {
       spdlog::warn("client {}: not connected after {} s, dropped", address_,
                    options_.handshake_timeout.count());
       break;

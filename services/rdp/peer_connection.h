@@ -102,7 +102,9 @@ class PeerConnection {
   std::thread thread_;
   std::atomic<bool> close_requested_{false};
   HANDLE wake_event_ = nullptr;
-  std::chrono::steady_clock::time_point accepted_at_;
+  // When the client's handshake time started: at accept, and again once the logon is through —
+  // the time mp-session takes to start a desktop is ours, not the client's.
+  std::chrono::steady_clock::time_point handshake_since_;
 
   std::string station_key_;
   bool attached_ = false;

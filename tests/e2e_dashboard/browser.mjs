@@ -299,6 +299,16 @@ const steps = {
     return { title, toast: await toast() };
   },
 
+  // The dashboard page's Server… button (admins), then Restart now / Shut down now.
+  async dashboard_power({ action }) {
+    await page.goto(base + "/");
+    await page.waitForSelector("#server-power:not([hidden])");
+    await page.click("#server-power");
+    await page.waitForSelector("#server-dialog[open]");
+    await page.click('#server-dialog button[value="' + action + '"]');
+    return { toast: await toast() };
+  },
+
   async screenshot({ name }) {
     const path = join(out, "dashboard-" + name + ".png");
     await page.screenshot({ path, fullPage: true });

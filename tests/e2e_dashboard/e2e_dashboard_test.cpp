@@ -424,6 +424,12 @@ TEST_F(E2eDashboard, ServerRestartAndShutdownFromTheManagerAskFirst) {
   json shutdown = step("server_power", {{"action", "shutdown"}, {"answer", "ok"}});
   ASSERT_TRUE(ok(shutdown));
   EXPECT_TRUE(eventually([&] { return mark() == "restart\nshutdown\n"; }, 5s)) << mark();
+  // The same from the dashboard page, where an admin also has it.
+  json from_board = step("dashboard_power", {{"action", "restart"}});
+  ASSERT_TRUE(ok(from_board));
+  EXPECT_EQ(from_board.value("toast", ""), "The server is restarting.");
+  EXPECT_TRUE(eventually([&] { return mark() == "restart\nshutdown\nrestart\n"; }, 5s))
+      << mark();
 
   // In the audit log, with who asked.
   auto audit = classroom->mpctl({"audit", "--json"});

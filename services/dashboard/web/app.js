@@ -761,6 +761,25 @@ $("project-stop").addEventListener("click", stopProjecting);
 $("apps").addEventListener("click", apps);
 $("disconnect").addEventListener("click", disconnectStations);
 $("schedules").addEventListener("click", schedules);
+
+// Admins only (the server refuses others): the whole machine, after the dialog's question.
+const POWER_DONE = { restart: "The server is restarting.", shutdown: "The server is shutting down." };
+$("server-power").addEventListener("click", () => {
+  const dialog = $("server-dialog");
+  if (dialog.open) return;
+  dialog.onclose = async () => {
+    const action = dialog.returnValue;
+    if (!(action in POWER_DONE)) return;
+    try {
+      await api("POST", "/api/manager/server", { action, confirm: true });
+      toast(POWER_DONE[action]);
+    } catch (error) {
+      toast(error.message, true);
+    }
+  };
+  dialog.returnValue = "";
+  dialog.showModal();
+});
 $("schedule-action").addEventListener("change", scheduleActionChanged);
 // "Add schedule" keeps the dialog open: the list shows the new one at once.
 $("schedule-form").addEventListener("submit", async (event) => {
@@ -799,6 +818,7 @@ $("logout").addEventListener("click", async () => {
     $("who").textContent = me.user;
     // The Manager is for admins; the server refuses others anyway.
     $("manager-link").hidden = me.role !== "admin";
+    $("server-power").hidden = me.role !== "admin";
   } catch (_) {
     return; // api() went to the login page
   }
