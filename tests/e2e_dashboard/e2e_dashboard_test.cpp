@@ -428,8 +428,7 @@ TEST_F(E2eDashboard, ServerRestartAndShutdownFromTheManagerAskFirst) {
   json from_board = step("dashboard_power", {{"action", "restart"}});
   ASSERT_TRUE(ok(from_board));
   EXPECT_EQ(from_board.value("toast", ""), "The server is restarting.");
-  EXPECT_TRUE(eventually([&] { return mark() == "restart\nshutdown\nrestart\n"; }, 5s))
-      << mark();
+  EXPECT_TRUE(eventually([&] { return mark() == "restart\nshutdown\nrestart\n"; }, 5s)) << mark();
 
   // In the audit log, with who asked.
   auto audit = classroom->mpctl({"audit", "--json"});

@@ -257,8 +257,10 @@ TEST(DesktopProcess, BlockedStationShowsTheLockAgainAfterTheAgentIsKilled) {
 TEST(DesktopProcess, LaunchedApplicationRunsAsTheUserAndClosesAlone) {
   if (!tools_present()) GTEST_SKIP() << "needs Xvfb, xterm, xdpyinfo and xwininfo";
   DesktopHost host(520, false);
+  // No shell inside (a user's bash would retitle the window with its prompt).
   std::ofstream(host.dir / "apps.json") << R"({"apps": [{"name": "Second terminal",
-                        "command": ["/usr/bin/xterm", "-title", "mp-launched"]}]})";
+                        "command": ["/usr/bin/xterm", "-title", "mp-launched",
+                                    "-e", "/bin/sleep", "600"]}]})";
   host.session_args = {"--apps", (host.dir / "apps.json").string()};
   host.restart_session();
   ASSERT_TRUE(eventually([&] { return host.answers(); }, 15s)) << host.log();
