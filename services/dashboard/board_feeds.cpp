@@ -1,15 +1,12 @@
 #include "board_feeds.h"
+#include "capnp_text.h"
 
 namespace mp::dashboard {
 
 using mp::bus::Incoming;
 using nlohmann::json;
 
-namespace {
-
-std::string text(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
-
-}  // namespace
+namespace {}  // namespace
 
 json message_reply_json(mp::schema::MessageReply::Reader reply) {
   return json{{"station", text(reply.getStationKey())},

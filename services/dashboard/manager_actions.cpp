@@ -1,4 +1,5 @@
 #include "manager_actions.h"
+#include "capnp_text.h"
 
 #include "random_token.h"
 
@@ -9,8 +10,6 @@ using mp::schema::Envelope;
 using nlohmann::json;
 
 namespace {
-
-std::string text(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
 
 mp::schema::Role role_of(const std::string& name) {
   if (name == "standard") return mp::schema::Role::STANDARD;

@@ -1,4 +1,5 @@
 #include "operator_actions.h"
+#include "capnp_text.h"
 
 #include <spdlog/spdlog.h>
 
@@ -15,8 +16,6 @@ using mp::schema::Error;
 using nlohmann::json;
 
 namespace {
-
-std::string text(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
 
 void set_operator(Envelope::Builder e, const std::string& operator_name) {
   // The client fills the header before the body; this names the person for this one request.

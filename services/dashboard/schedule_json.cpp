@@ -1,4 +1,5 @@
 #include "schedule_json.h"
+#include "capnp_text.h"
 
 #include <array>
 #include <cstdio>
@@ -16,8 +17,6 @@ constexpr std::size_t kMaxLabel = 100;
 constexpr std::size_t kMaxMessage = 500;
 constexpr std::size_t kMaxDomains = 2000;
 constexpr std::size_t kMaxDomainChars = 253;
-
-std::string text(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
 
 const char* web_mode_name(mp::schema::WebMode mode) {
   switch (mode) {

@@ -1,4 +1,5 @@
 #include "screen_feeds.h"
+#include "capnp_text.h"
 
 #include <spdlog/spdlog.h>
 
@@ -18,8 +19,6 @@ constexpr milliseconds kTick{250};
 // A new audit record for take control after this long without input from that operator.
 constexpr minutes kControlStretch{10};
 constexpr int kMaxImageSide = 4096;
-
-std::string text(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
 
 }  // namespace
 

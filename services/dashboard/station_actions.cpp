@@ -3,6 +3,7 @@
 #include <kj/exception.h>
 
 #include "audit_trail.h"
+#include "capnp_text.h"
 #include "operator_actions.h"
 
 namespace mp::dashboard {
@@ -12,8 +13,6 @@ using mp::schema::Envelope;
 using nlohmann::json;
 
 namespace {
-
-std::string text(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
 
 void set_stations(capnp::List<capnp::Text>::Builder list, const Selection& selection) {
   for (unsigned i = 0; i < list.size(); ++i) list.set(i, selection.stations[i]);

@@ -1,4 +1,5 @@
 #include "station_board.h"
+#include "capnp_text.h"
 
 namespace mp::dashboard {
 
@@ -7,8 +8,6 @@ using mp::schema::StationState;
 using nlohmann::json;
 
 namespace {
-
-std::string text(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
 
 // Replacement characters instead of an exception for text that is not UTF-8.
 std::string dump(const json& value) {

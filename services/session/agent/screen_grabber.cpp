@@ -126,7 +126,6 @@ bool ScreenGrabber::grab_changed_rows(int height) {
   }
   if (!grab_rows(top, bottom - top)) return false;
   shared_fresh_ = false;
-  rows_copied_ += static_cast<std::uint64_t>(bottom - top);
   changes_.record(++version_, top, bottom);
   return true;
 }
@@ -172,7 +171,6 @@ bool ScreenGrabber::grab(ScreenImage* out) {
       return false;
     }
     image = image_;
-    rows_copied_ += static_cast<std::uint64_t>(height);
     changes_.record(++version_, 0, height);
   }
   if (!usable(image)) return false;

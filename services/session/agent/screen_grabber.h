@@ -33,9 +33,6 @@ class ScreenGrabber {
   // had (logged).
   bool grab(ScreenImage* out);
 
-  // Rows copied by the X server so far (a whole screen's worth for every full grab).
-  std::uint64_t rows_copied() const { return rows_copied_; }
-
  private:
   // A shared segment of the screen's size (made again when the size changes); false if the
   // display cannot share memory with us (then XGetImage).
@@ -60,7 +57,6 @@ class ScreenGrabber {
   bool damage_failed_ = false;
   std::uint64_t version_ = 0;
   ChangedRows changes_;
-  std::uint64_t rows_copied_ = 0;
 };
 
 }  // namespace mp::agent
