@@ -61,8 +61,10 @@ struct Heartbeat {
 }
 
 struct SnapshotRequest {
-  # Ask an authority for its whole state under `topic` (zguide Clone).
+  # Ask an authority for its whole state under `topic` (zguide Clone). Large states come in
+  # pages: ask again with the previous page's `nextCursor` until it is empty.
   topic @0 :Text;
+  cursor @1 :Text;   # empty: the first page
 }
 
 struct SnapshotResponse {
@@ -70,6 +72,9 @@ struct SnapshotResponse {
   # Updates with header.stateVersion <= version are already in the snapshot.
   topic @0 :Text;
   version @1 :UInt64;
+  nextCursor @2 :Text;   # not empty: more pages follow (each page has its own version; updates
+                         # are whole records, so replaying those after the first page's version
+                         # over all pages gives the state)
 }
 
 struct BusStatusRequest {}

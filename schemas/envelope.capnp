@@ -12,6 +12,7 @@ using Session = import "session.capnp";
 using Policy = import "policy.capnp";
 using Supervisor = import "supervisor.capnp";
 using Agent = import "agent.capnp";
+using Webfilter = import "webfilter.capnp";
 
 struct Header {
   source @0 :Text;          # the sending service's bus name
@@ -142,5 +143,11 @@ struct Envelope {
     appListRequest @85 :Session.AppListRequest;
     appList @86 :Session.AppList;
     powerRequest @87 :Supervisor.PowerRequest;
+
+    # student-proof enforcement
+    stationScreen @88 :Transport.StationScreen;
+    stationAdmission @89 :Session.StationAdmission;
+    stationAdmissionState @90 :Session.StationAdmissionState;
+    webAdmit @91 :Webfilter.WebAdmit;
   }
 }

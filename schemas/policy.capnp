@@ -21,6 +21,7 @@ struct Scope {
     all @0 :Void;
     group @1 :Text;
     station @2 :Text;
+    newStations @3 :Void;   # stations no administrator admitted yet (between groups and all)
   }
 }
 

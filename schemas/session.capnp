@@ -41,12 +41,16 @@ struct Station {
   attachedAtNs @7 :Int64;
   sessionId @8 :UInt64;   # 0: no session
   showing @9 :Text;       # projection: the station whose desktop this one shows (empty: its own)
+  admitted @10 :Bool;     # an administrator admitted it (or it was known before admission
+                          # existed); false: a new station, under the "new stations" policy
 }
 
 struct User {
   name @0 :Text;
   role @1 :Role;
   createdAtNs @2 :Int64;
+  passwordChangedAtNs @3 :Int64;   # the last password reset (0: none since creation): logins
+                                   # made before it end
 }
 
 struct SessionRecord {
@@ -61,7 +65,9 @@ struct SessionRecord {
   xauthority @8 :Text;    # path of the display's Xauthority file (readable by the transport)
   width @9 :UInt16;       # the display's size
   height @10 :UInt16;
-  agentUp @11 :Bool;      # the session's mp-agent is connected and heartbeating
+  agentUp @11 :Bool;      # the session's mp-agent process runs (not stopped) and heartbeats
+  movedFrom @12 :Text;    # the station the session was on before its last move ("" : none)
+  movedAtNs @13 :Int64;   # when it moved there (0: never moved)
 }
 
 struct UserAdd {
@@ -75,10 +81,13 @@ struct UserRemove {
   name @0 :Text;
 }
 
-struct UserListRequest {}
+struct UserListRequest {
+  cursor @0 :Text;   # paging: empty for the first page, then the previous page's nextCursor
+}
 
 struct UserList {
   users @0 :List(User);
+  nextCursor @1 :Text;   # not empty: more follow
 }
 
 struct Authenticate {
@@ -100,10 +109,13 @@ struct StationRename {
   name @1 :Text;
 }
 
-struct StationListRequest {}
+struct StationListRequest {
+  cursor @0 :Text;   # paging: empty for the first page, then the previous page's nextCursor
+}
 
 struct StationList {
   stations @0 :List(Station);
+  nextCursor @1 :Text;   # not empty: more follow
 }
 
 struct SessionStart {
@@ -119,10 +131,13 @@ struct SessionEnd {
   stationKey @1 :Text;
 }
 
-struct SessionListRequest {}
+struct SessionListRequest {
+  cursor @0 :Text;   # paging: empty for the first page, then the previous page's nextCursor
+}
 
 struct SessionList {
   sessions @0 :List(SessionRecord);
+  nextCursor @1 :Text;   # not empty: more follow
 }
 
 struct Snapshot {
@@ -267,4 +282,18 @@ struct AppList {
     name @0 :Text;
     command @1 :List(Text);
   }
+}
+
+struct StationAdmission {
+  # Request to "session": whether stations never seen before may log on, and stations to admit
+  # now (created if unknown, so they may log on while new ones may not; an admitted station is
+  # no longer under the "new stations" policy). Reply: StationAdmissionState.
+  setAllowNew @0 :Bool;   # false: leave allowNew as it is
+  allowNew @1 :Bool;
+  admit @2 :List(Text);
+}
+
+struct StationAdmissionState {
+  allowNew @0 :Bool;
+  admitted @1 :List(Text);   # the stations this request admitted
 }

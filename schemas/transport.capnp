@@ -49,6 +49,9 @@ struct Credentials {
   user @1 :Text;
   password @2 :Text;
   clientAddress @3 :Text;
+  station @4 :StationInfo;   # since 0.3: the station to attach once the logon succeeds, for
+                             # transports without a logon screen (RDP): a station nobody logged
+                             # on to is never stored. Unset (empty key): attached before.
 }
 
 struct DisplayAssignment {
@@ -87,4 +90,25 @@ struct SimulateStations {
   # tests drive it to attach and detach simulated stations. Reply: Ack.
   attach @0 :List(StationInfo);
   detach @1 :List(Text);
+}
+
+struct StationScreen {
+  # Event on "transport.screen.<station key>" from the station's transport whenever what it
+  # draws on the station changes: the transport's own view, not the session's. A block is drawn
+  # by the transport (the session's user cannot remove it), so this is when a lock is really on
+  # the station's screen.
+  stationKey @0 :Text;
+  shows @1 :Shows;
+  lockMessage @2 :Text;      # shows == lock: the text on it
+  policyVersion @3 :UInt64;  # the effective-policy state version the transport applied
+
+  enum Shows {
+    unknown @0;
+    desktop @1;      # the station's own session
+    lock @2;         # the transport's lock picture; no input reaches the session
+    projection @3;   # another station's desktop (StationShow)
+    logon @4;        # a logon screen (local stations)
+    identify @5;     # an identification letter (local stations)
+    nothing @6;      # no session and no logon screen
+  }
 }

@@ -1,33 +1,60 @@
 // mp-bus: the broker. Thin: flags, logging, one lock so two brokers never share a runtime dir,
 // then the Broker from lib/bus on one reactor until SIGTERM.
 #include <fcntl.h>
+#include <grp.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "mp/bus/broker.h"
 #include "mp/bus/endpoints.h"
 #include "mp/bus/service_main.h"
+#include "mp/service/privileges.h"
 
 namespace {
 
-// The broker's sockets are its access control: only the owner (or group mpoint) may connect.
-bool prepare_runtime_dir(const std::filesystem::path& dir) {
+// The broker's sockets are their own access control: the runtime dir and socket files admit the
+// owner only — and, as root, the group mpoint, whose members are the services that drop to
+// system users of their own (mp-dashboard, mp-webfilter, ...). Returns the group to give the
+// socket files (none: owner only), or false in `ok` when the directory cannot be prepared.
+std::optional<gid_t> prepare_runtime_dir(const std::filesystem::path& dir, bool* ok) {
+  *ok = false;
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) {
     spdlog::critical("cannot create runtime dir {}: {}", dir.string(), error.message());
-    return false;
+    return std::nullopt;
   }
-  if (chmod(dir.c_str(), 0700) != 0) {
-    spdlog::critical("cannot set mode 0700 on {}", dir.string());
-    return false;
+  std::optional<gid_t> group;
+  if (geteuid() == 0) {
+    // mp-supervisor (or the system's service manager) makes the group before the bus starts;
+    // without it only root may connect, which is how it always was.
+    if (const struct group* entry = getgrnam(mp::service::kServiceGroup)) {
+      group = entry->gr_gid;
+    } else {
+      spdlog::info("no group {}: only root may reach the bus in {}", mp::service::kServiceGroup,
+                   dir.string());
+    }
   }
-  return true;
+  if (group && chown(dir.c_str(), 0, *group) != 0) {
+    spdlog::critical("cannot give {} to group {}: {}", dir.string(), mp::service::kServiceGroup,
+                     std::strerror(errno));
+    return std::nullopt;
+  }
+  mode_t mode = group ? 0750 : 0700;
+  if (chmod(dir.c_str(), mode) != 0) {
+    spdlog::critical("cannot set mode {:o} on {}: {}", mode, dir.string(), std::strerror(errno));
+    return std::nullopt;
+  }
+  *ok = true;
+  return group;
 }
 
 }  // namespace
@@ -49,7 +76,9 @@ int main(int argc, char** argv) {
     fprintf(stderr, "mp-bus: unknown log level '%s'\n", log_level.c_str());
     return 2;
   }
-  if (!prepare_runtime_dir(runtime_dir)) return 1;
+  bool prepared = false;
+  std::optional<gid_t> socket_group = prepare_runtime_dir(runtime_dir, &prepared);
+  if (!prepared) return 1;
 
   auto lock_path = std::filesystem::path(runtime_dir) / "bus.lock";
   int lock_fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -60,6 +89,7 @@ int main(int argc, char** argv) {
 
   mp::bus::BrokerOptions options;
   options.limits.max_message_bytes = max_message_bytes;
+  options.socket_group = socket_group;
   try {
     zmq::context_t context(1);
     mp::bus::Reactor reactor;

@@ -1,4 +1,8 @@
 #include "board_feeds.h"
+
+#include <map>
+#include <optional>
+
 #include "capnp_text.h"
 
 namespace mp::dashboard {
@@ -16,19 +20,32 @@ json message_reply_json(mp::schema::MessageReply::Reader reply) {
               {"at_ms", reply.getAtNs() / 1000000}};
 }
 
-BoardFeeds::BoardFeeds(mp::bus::Client& client, StationBoard& board, StationBoard::Publish publish)
-    : client_(client), board_(board), publish_(std::move(publish)) {
+BoardFeeds::BoardFeeds(mp::bus::Client& client, StationBoard& board, StationBoard::Publish publish,
+                       AccountDirectory& accounts, std::function<void()> accounts_changed)
+    : client_(client),
+      board_(board),
+      publish_(std::move(publish)),
+      accounts_(accounts),
+      accounts_changed_(std::move(accounts_changed)) {
   sessions_ = std::make_unique<mp::bus::Replica>(
       client, "session", "session",
-      [](const Incoming& snapshot) -> std::uint64_t {
-        auto e = snapshot.envelope();
-        return e.isSessionSnapshot() ? e.getSessionSnapshot().getInfo().getVersion() : 0;
+      [](const Incoming& page) -> std::optional<mp::schema::SnapshotResponse::Reader> {
+        auto e = page.envelope();
+        if (!e.isSessionSnapshot()) return std::nullopt;
+        return e.getSessionSnapshot().getInfo();
       },
       mp::bus::Replica::Callbacks{
           .on_snapshot =
               [this](const Incoming& snapshot, std::uint64_t) {
                 auto e = snapshot.envelope();
-                if (e.isSessionSnapshot()) board_.session_snapshot(e.getSessionSnapshot());
+                if (!e.isSessionSnapshot()) return;
+                board_.session_snapshot(e.getSessionSnapshot());
+                std::map<std::string, Account> now;
+                for (auto user : e.getSessionSnapshot().getUsers()) {
+                  now.insert(AccountDirectory::from_wire(user));
+                }
+                accounts_.replace(std::move(now));
+                if (accounts_changed_) accounts_changed_();
               },
           .on_update =
               [this](std::string_view, const Incoming& update) {
@@ -39,14 +56,22 @@ BoardFeeds::BoardFeeds(mp::bus::Client& client, StationBoard& board, StationBoar
                   board_.session_update(e.getSessionUpdate());
                 } else if (e.isUserUpdate()) {
                   board_.user_update(e.getUserUpdate());
+                  auto [name, account] = AccountDirectory::from_wire(e.getUserUpdate().getUser());
+                  if (e.getUserUpdate().getRemoved()) {
+                    accounts_.remove(name);
+                  } else {
+                    accounts_.set(name, std::move(account));
+                  }
+                  if (accounts_changed_) accounts_changed_();
                 }
               },
       });
   policy_ = std::make_unique<mp::bus::Replica>(
       client, "policy", "policy",
-      [](const Incoming& snapshot) -> std::uint64_t {
-        auto e = snapshot.envelope();
-        return e.isPolicySnapshot() ? e.getPolicySnapshot().getInfo().getVersion() : 0;
+      [](const Incoming& page) -> std::optional<mp::schema::SnapshotResponse::Reader> {
+        auto e = page.envelope();
+        if (!e.isPolicySnapshot()) return std::nullopt;
+        return e.getPolicySnapshot().getInfo();
       },
       mp::bus::Replica::Callbacks{
           .on_snapshot =

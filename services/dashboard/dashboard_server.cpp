@@ -111,6 +111,19 @@ int bridge_error_status(BridgeError error) {
   return error == BridgeError::timed_out ? 504 : error == BridgeError::failed ? 500 : 503;
 }
 
+// The seconds in mp-session's "... try again in N s" (60 when it does not say).
+long long retry_after_in(const std::string& reason) {
+  constexpr std::string_view kMarker = "try again in ";
+  std::size_t at = reason.find(kMarker);
+  long long seconds = 0;
+  if (at != std::string::npos) {
+    const char* begin = reason.data() + at + kMarker.size();
+    auto [end, ec] = std::from_chars(begin, reason.data() + reason.size(), seconds);
+    if (ec != std::errc() || end == begin) seconds = 0;
+  }
+  return seconds > 0 ? seconds : 60;
+}
+
 // The Manager's page and API: role admin only.
 bool is_manager_path(const std::string& path) {
   return path == "/manager" || path.rfind("/api/manager/", 0) == 0;
@@ -147,13 +160,15 @@ bool parse_listen_address(const std::string& text, std::string* host, int* port,
 
 DashboardServer::DashboardServer(ServerOptions options, BusBridge& bridge, OperatorActions& actions,
                                  ManagerActions& manager, LoginSessions& sessions,
-                                 LogonLimiter& limiter, EventBroadcaster& events)
+                                 mp::service::LogonThrottle& throttle, LoginGuard& guard,
+                                 EventBroadcaster& events)
     : options_(std::move(options)),
       bridge_(bridge),
       actions_(actions),
       manager_(manager),
       sessions_(sessions),
-      limiter_(limiter),
+      throttle_(throttle),
+      guard_(guard),
       events_(events),
       server_(std::make_unique<httplib::Server>()) {
   std::size_t threads = options_.threads;
@@ -295,9 +310,15 @@ bool DashboardServer::admit(const httplib::Request& req, httplib::Response& res)
     }
   }
   auto session = session_of(req);
+  std::string ended = session ? guard_.why_ended(*session) : std::string();
+  if (!ended.empty()) {
+    // Its account changed since it logged in: the login ends now, with its event streams.
+    guard_.end(*session, ended);
+    session.reset();
+  }
   if (!session) {
     if (api) {
-      send_error(res, 401, "log in first");
+      send_error(res, 401, ended.empty() ? "log in first" : "log in again: " + ended);
     } else {
       res.set_redirect("/login");
     }
@@ -434,16 +455,31 @@ void DashboardServer::login(const httplib::Request& req, httplib::Response& res)
   }
   std::string password = password_field->get<std::string>();
   const std::string address = req.remote_addr;
+  using Outcome = mp::service::LogonThrottle::Outcome;
+  // Names an account has are logged as they are; anything else typed there may be a password.
+  auto user_for_log = [&] {
+    return name_redactor_.for_log(user, guard_.accounts().find(user).has_value());
+  };
+  auto too_many = [&res](std::chrono::milliseconds wait, const std::string& why) {
+    auto seconds = mp::service::retry_seconds(wait);
+    res.set_header("Retry-After", std::to_string(seconds));
+    send_json(
+        res, 429,
+        json{{"error", why + "; " + mp::service::retry_text(wait)}, {"retry_after_s", seconds}});
+  };
 
-  auto started = Clock::now();
-  if (auto wait = limiter_.begin(address, started)) {
-    spdlog::warn("dashboard logon from {} refused: too many failures", address);
-    res.set_header("Retry-After", std::to_string(wait->count()));
-    return send_json(res, 429,
-                     json{{"error", "too many failed logons from your address; try again in " +
-                                        std::to_string(wait->count()) + " s"},
-                          {"retry_after_s", wait->count()}});
+  // Counted when it starts: parallel guesses cannot slip past while earlier ones are checked.
+  auto admission = throttle_.begin(user, address);
+  if (!admission.allowed()) {
+    spdlog::warn("dashboard logon of {} from {} refused: too many failures ({})", user_for_log(),
+                 address, mp::service::retry_text(admission.retry_after));
+    return too_many(admission.retry_after, "too many failed logons");
   }
+  const auto& attempt = *admission.attempt;
+  // Before mp-session checks the password: a reset after this moment ends the login.
+  std::int64_t logged_in_at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
   OperatorActions* actions = &actions_;
   auto result = bridge_.call<AuthResult>(
       [actions, user, password, address](std::function<void(AuthResult)> done) {
@@ -451,33 +487,41 @@ void DashboardServer::login(const httplib::Request& req, httplib::Response& res)
       },
       options_.bus_deadline + kBridgeMargin);
   if (!result.value) {
-    limiter_.not_a_failure(address, started);
+    throttle_.finish(attempt, Outcome::undecided);
     return send_error(res, bridge_error_status(result.error), bridge_error_text(result.error));
   }
   const AuthResult& auth = *result.value;
   switch (auth.kind) {
     case AuthResult::Kind::unavailable:
-      limiter_.not_a_failure(address, started);
+      throttle_.finish(attempt, Outcome::undecided);
       return send_error(res, auth.detail.find("did not answer") != std::string::npos ? 504 : 503,
                         auth.detail);
     case AuthResult::Kind::throttled:
-      res.set_header("Retry-After", "60");
-      return send_json(res, 429, json{{"error", auth.detail}, {"retry_after_s", 60}});
+      // mp-session's own throttle: the password was not checked; its answer says how long.
+      throttle_.finish(attempt, Outcome::undecided);
+      res.set_header("Retry-After", std::to_string(retry_after_in(auth.detail)));
+      return send_json(
+          res, 429, json{{"error", auth.detail}, {"retry_after_s", retry_after_in(auth.detail)}});
     case AuthResult::Kind::refused:
-      spdlog::warn("dashboard logon refused for '{}' from {}", user.substr(0, 64), address);
+      throttle_.finish(attempt, Outcome::failed);
+      spdlog::warn("dashboard logon refused for {} from {}", user_for_log(), address);
       return send_error(res, 401, "wrong user name or password");
     case AuthResult::Kind::ok:
       break;
   }
-  limiter_.not_a_failure(address, started);
+  throttle_.finish(attempt, Outcome::succeeded);
   if (auth.role != "admin" && auth.role != "dashboard") {
-    spdlog::warn("dashboard logon of '{}' ({}) from {} refused: role {}", user, auth.role, address,
-                 auth.role);
+    spdlog::warn("dashboard logon of '{}' from {} refused: role {}", user, address, auth.role);
     return send_error(res, 403,
                       "the account '" + user + "' (role " + auth.role +
                           ") may not use the dashboard: it needs role admin or dashboard");
   }
-  LoginSession session = sessions_.create(user, auth.role, address, Clock::now());
+  LoginSession session = sessions_.create(user, auth.role, address, Clock::now(), logged_in_at_ns);
+  // The account may have changed while mp-session answered (its update came first).
+  if (auto why = guard_.why_ended(session); !why.empty()) {
+    guard_.end(session, why);
+    return send_error(res, 401, "log in again: " + why);
+  }
   spdlog::info("{} ({}) logged on to the dashboard from {}", user, auth.role, address);
   res.set_header("Set-Cookie", session_cookie(session.id, false));
   send_json(res, 200, session_json(session));
@@ -592,7 +636,16 @@ void DashboardServer::events(const httplib::Request& req, httplib::Response& res
         }
         auto batch = subscription->wait(keepalive);
         // An open stream counts as use: a dashboard left open on a projector stays logged in.
-        if (batch.closed || !sessions_.use(id, Clock::now())) {
+        // It ends with its login, and when its account changed.
+        std::optional<LoginSession> login;
+        if (!batch.closed) login = sessions_.use(id, Clock::now());
+        if (login) {
+          if (auto why = guard_.why_ended(*login); !why.empty()) {
+            guard_.end(*login, why);
+            login.reset();
+          }
+        }
+        if (!login) {
           sink.done();
           return true;
         }

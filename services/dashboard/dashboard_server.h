@@ -14,9 +14,11 @@
 #include "bus_bridge.h"
 #include "event_broadcaster.h"
 #include "json_input.h"
+#include "login_guard.h"
 #include "login_sessions.h"
-#include "logon_limiter.h"
 #include "manager_actions.h"
+#include "mp/service/logon_throttle.h"
+#include "mp/service/user_name_redactor.h"
 #include "operator_actions.h"
 #include "screen_feeds.h"
 #include "thumbnail_store.h"
@@ -45,8 +47,11 @@ bool parse_listen_address(const std::string& text, std::string* host, int* port,
 
 class DashboardServer {
  public:
+  // `throttle` slows down password guessing (per user name and client address); `guard` ends
+  // logins whose account changed.
   DashboardServer(ServerOptions options, BusBridge& bridge, OperatorActions& actions,
-                  ManagerActions& manager, LoginSessions& sessions, LogonLimiter& limiter,
+                  ManagerActions& manager, LoginSessions& sessions,
+                  mp::service::LogonThrottle& throttle, LoginGuard& guard,
                   EventBroadcaster& events);
   ~DashboardServer();
   DashboardServer(const DashboardServer&) = delete;
@@ -116,7 +121,9 @@ class DashboardServer {
   OperatorActions& actions_;
   ManagerActions& manager_;
   LoginSessions& sessions_;
-  LogonLimiter& limiter_;
+  mp::service::LogonThrottle& throttle_;
+  LoginGuard& guard_;
+  mp::service::UserNameRedactor name_redactor_;
   EventBroadcaster& events_;
   ScreenFeeds* screens_ = nullptr;
   const ThumbnailStore* thumbnails_ = nullptr;

@@ -11,12 +11,13 @@ constexpr std::size_t kTokenBytes = 32;  // 256 bits
 }  // namespace
 
 LoginSession LoginSessions::create(std::string user, std::string role, std::string client_address,
-                                   Clock::time_point now) {
+                                   Clock::time_point now, std::int64_t logged_in_at_ns) {
   LoginSession session{.id = random_hex(kTokenBytes),
                        .csrf_token = random_hex(kTokenBytes),
                        .user = std::move(user),
                        .role = std::move(role),
                        .client_address = std::move(client_address),
+                       .logged_in_at_ns = logged_in_at_ns,
                        .created = now,
                        .last_used = now};
   std::lock_guard lock(mutex_);
@@ -40,6 +41,22 @@ std::optional<LoginSession> LoginSessions::use(std::string_view id, Clock::time_
 bool LoginSessions::remove(std::string_view id) {
   std::lock_guard lock(mutex_);
   return sessions_.erase(std::string(id)) > 0;
+}
+
+std::vector<std::pair<LoginSession, std::string>> LoginSessions::remove_if(
+    const std::function<std::string(const LoginSession&)>& condemned) {
+  std::vector<std::pair<LoginSession, std::string>> removed;
+  std::lock_guard lock(mutex_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    std::string why = condemned(it->second);
+    if (why.empty()) {
+      ++it;
+      continue;
+    }
+    removed.emplace_back(std::move(it->second), std::move(why));
+    it = sessions_.erase(it);
+  }
+  return removed;
 }
 
 std::size_t LoginSessions::size() const {

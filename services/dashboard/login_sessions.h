@@ -1,17 +1,22 @@
 // The dashboard's logged-in operators: a cookie names a session by a random 256-bit id; each
 // session carries its own CSRF token. Sessions end on logout, after an idle time, after a
-// fixed lifetime, or when too many exist (the least recently used goes first). Kept in memory
-// only: restarting mp-dashboard logs everybody out, which is the safe direction.
+// fixed lifetime, when too many exist (the least recently used goes first), or when their
+// account changes (LoginGuard). Kept in memory only: restarting mp-dashboard logs everybody
+// out, which is the safe direction.
 // Thread-safe: HTTP handler threads share one instance.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace mp::dashboard {
 
@@ -21,6 +26,9 @@ struct LoginSession {
   std::string user;
   std::string role;  // "admin" or "dashboard"
   std::string client_address;
+  // CLOCK_REALTIME when the password was checked (taken before asking mp-session): a password
+  // reset after it ends the login.
+  std::int64_t logged_in_at_ns = 0;
   std::chrono::steady_clock::time_point created;
   std::chrono::steady_clock::time_point last_used;
 };
@@ -37,11 +45,14 @@ class LoginSessions {
   explicit LoginSessions(Options options) : options_(options) {}
 
   LoginSession create(std::string user, std::string role, std::string client_address,
-                      Clock::time_point now);
+                      Clock::time_point now, std::int64_t logged_in_at_ns = 0);
   // The live session with this id, marked as used now; nullopt if unknown or expired.
   std::optional<LoginSession> use(std::string_view id, Clock::time_point now);
   // True if it existed.
   bool remove(std::string_view id);
+  // Removes every session `condemned` returns a reason for; returns them with their reasons.
+  std::vector<std::pair<LoginSession, std::string>> remove_if(
+      const std::function<std::string(const LoginSession&)>& condemned);
   std::size_t size() const;
   const Options& options() const { return options_; }
 

@@ -16,7 +16,8 @@ using mp::schema::Error;
 
 namespace {
 
-constexpr std::size_t kMaxStations = 4096;
+// The scale test attaches 20,000 (tests/e2e_policy); a bound all the same.
+constexpr std::size_t kMaxStations = 32768;
 const std::regex kKeyPattern("fake:[A-Za-z0-9._-]{1,64}");
 
 bool valid_text(std::string_view text, std::size_t max) {
@@ -30,7 +31,23 @@ bool valid_text(std::string_view text, std::size_t max) {
 }  // namespace
 
 FakeTransport::FakeTransport(mp::bus::Client& client, std::filesystem::path state_file)
-    : client_(client), state_file_(std::move(state_file)) {}
+    : client_(client), state_file_(std::move(state_file)) {
+  try {
+    painter_ = std::make_unique<mp::lockscreen::LockPainter>();
+  } catch (const std::exception& e) {
+    spdlog::warn("lock screen: {}", e.what());
+  }
+  auto cache = state_file_;
+  cache += ".blocked";
+  locks_ = std::make_unique<mp::stationlocks::StationLocks>(
+      client_,
+      [this](const std::set<std::string>& stations, bool everyone) {
+        show_locks(stations, everyone);
+      },
+      cache);
+}
+
+FakeTransport::~FakeTransport() = default;
 
 void FakeTransport::start() {
   load();
@@ -47,6 +64,38 @@ void FakeTransport::start() {
     // mp-session came back: whatever it missed while away, the full list repairs.
     session_incarnation_ = presence.getIncarnation();
     send_sync();
+  });
+  locks_->start();
+  show_locks({}, true);
+}
+
+void FakeTransport::show_locks(const std::set<std::string>& stations, bool everyone) {
+  for (const auto& [key, station] : stations_) {
+    if (everyone || stations.contains(key)) show_lock(station);
+  }
+}
+
+void FakeTransport::show_lock(const Station& station) {
+  auto lock = locks_->lock_of(station.key);
+  std::optional<std::string> wanted;
+  if (lock.locked) wanted = lock.message;
+  if (auto shown = shown_.find(station.key); shown != shown_.end() && shown->second == wanted) {
+    return;
+  }
+  if (wanted && painter_) {
+    // The frame a real transport would send; here nobody sees it, but it costs what it costs.
+    painter_->paint(station.width != 0 ? station.width : 1024,
+                    station.height != 0 ? station.height : 768, {.message = *wanted});
+  }
+  shown_[station.key] = wanted;
+  std::string message = wanted.value_or("");
+  using Shows = mp::schema::StationScreen::Shows;
+  client_.publish("transport.screen." + station.key, [&](Envelope::Builder e) {
+    auto screen = e.initStationScreen();
+    screen.setStationKey(station.key);
+    screen.setShows(lock.locked ? Shows::LOCK : Shows::DESKTOP);
+    screen.setLockMessage(message);
+    screen.setPolicyVersion(locks_->version());
   });
 }
 
@@ -87,10 +136,13 @@ void FakeTransport::simulate(mp::schema::SimulateStations::Reader simulate,
                     info.getCapabilities().getWidth(), info.getCapabilities().getHeight()};
     stations_[station.key] = station;
     send_attach(station);
+    shown_.erase(station.key);
+    show_lock(station);
     ++attached;
   }
   for (auto key : simulate.getDetach()) {
     if (stations_.erase(key.cStr()) > 0) {
+      shown_.erase(key.cStr());
       send_detach(key.cStr());
       ++detached;
     }

@@ -12,6 +12,8 @@ std::string ScopeRef::describe() const {
   switch (kind) {
     case ScopeKind::all:
       return "all";
+    case ScopeKind::new_stations:
+      return "new-stations";
     case ScopeKind::group:
       return "group:" + name;
     case ScopeKind::station:
@@ -39,12 +41,18 @@ std::string source_of(const ScopeRef& scope) {
   switch (scope.kind) {
     case ScopeKind::all:
       return "all";
+    case ScopeKind::new_stations:
+      return "new-stations";
     case ScopeKind::group:
       return "group:" + scope.name;
     case ScopeKind::station:
       return "station";
   }
   return "?";
+}
+
+std::string carried_source(const Carried& carried) {
+  return "carried from station:" + carried.origin;
 }
 
 std::string schedule_source(const Schedule& schedule) {
@@ -178,11 +186,12 @@ std::optional<WebValue> web_at(const PolicyState& state, const ScopeRef& scope, 
   return value;
 }
 
-// Station, then the station's groups (merged), then all: the first level with a value.
+// Station, then the station's groups (merged), then new stations (if it is one), then all: the
+// first level with a value.
 template <typename Value, typename At, typename Merge>
 std::optional<Value> decide(const PolicyState& state, const std::string& station_key,
-                            const std::vector<std::string>& groups, LocalMinute now, At at,
-                            Merge merge) {
+                            const std::vector<std::string>& groups, bool new_station,
+                            LocalMinute now, At at, Merge merge) {
   if (!station_key.empty()) {
     if (auto value = at(state, ScopeRef::station(station_key), now)) return value;
   }
@@ -191,14 +200,18 @@ std::optional<Value> decide(const PolicyState& state, const std::string& station
     if (auto value = at(state, ScopeRef::group(group), now)) group_values.push_back(*value);
   }
   if (auto merged = merge(std::move(group_values))) return merged;
+  if (new_station && !station_key.empty()) {
+    if (auto value = at(state, ScopeRef::new_stations(), now)) return value;
+  }
   return at(state, ScopeRef::all(), now);
 }
 
 Effective compute(const PolicyState& state, const std::string& station_key,
-                  const std::vector<std::string>& groups, LocalMinute now) {
+                  const std::vector<std::string>& groups, bool new_station, LocalMinute now) {
   Effective out;
   out.station_key = station_key;
-  auto block = decide<FlagValue>(state, station_key, groups, now, block_at, merge_flags);
+  auto block =
+      decide<FlagValue>(state, station_key, groups, new_station, now, block_at, merge_flags);
   if (block) {
     out.blocked = block->on;
     out.block_message = block->message;
@@ -206,14 +219,14 @@ Effective compute(const PolicyState& state, const std::string& station_key,
   } else {
     out.block_source = "default";
   }
-  auto usb = decide<FlagValue>(state, station_key, groups, now, usb_at, merge_flags);
+  auto usb = decide<FlagValue>(state, station_key, groups, new_station, now, usb_at, merge_flags);
   if (usb) {
     out.usb_locked = usb->on;
     out.usb_source = usb->source;
   } else {
     out.usb_source = "default";
   }
-  auto web = decide<WebValue>(state, station_key, groups, now, web_at, merge_web);
+  auto web = decide<WebValue>(state, station_key, groups, new_station, now, web_at, merge_web);
   if (web) {
     out.web_mode = web->mode;
     out.domains = std::move(web->domains);
@@ -241,14 +254,14 @@ bool schedule_active(const Schedule& schedule, LocalMinute now) {
 }
 
 Effective compute_effective(const PolicyState& state, const std::string& station_key,
-                            LocalMinute now) {
+                            LocalMinute now, bool new_station) {
   std::vector<std::string> groups;
   if (!station_key.empty()) {
     for (const auto& [name, members] : state.groups) {
       if (members.contains(station_key)) groups.push_back(name);
     }
   }
-  return compute(state, station_key, groups, now);
+  return compute(state, station_key, groups, new_station, now);
 }
 
 std::set<std::string> stations_to_publish(const PolicyState& state,
@@ -266,8 +279,8 @@ std::set<std::string> stations_to_publish(const PolicyState& state,
 }
 
 std::map<std::string, Effective> compute_all(const PolicyState& state,
-                                             const std::set<std::string>& stations,
-                                             LocalMinute now) {
+                                             const std::set<std::string>& stations, LocalMinute now,
+                                             const std::set<std::string>& new_stations) {
   std::map<std::string, std::vector<std::string>> groups_of;  // groups in name order
   for (const auto& [name, members] : state.groups) {
     for (const auto& member : members) groups_of[member].push_back(name);
@@ -276,10 +289,77 @@ std::map<std::string, Effective> compute_all(const PolicyState& state,
   std::map<std::string, Effective> out;
   for (const auto& station : stations) {
     auto it = station.empty() ? groups_of.end() : groups_of.find(station);
-    out.emplace(station,
-                compute(state, station, it == groups_of.end() ? kNoGroups : it->second, now));
+    out.emplace(station, compute(state, station, it == groups_of.end() ? kNoGroups : it->second,
+                                 new_stations.contains(station), now));
   }
   return out;
+}
+
+std::vector<Carried> restrictions_in_force(const Effective& origin_own, std::int64_t now_ns) {
+  std::vector<Carried> out;
+  if (origin_own.blocked) {
+    out.push_back(Carried{.origin = origin_own.station_key,
+                          .what = Restriction::block,
+                          .block_message = origin_own.block_message,
+                          .carried_at_ns = now_ns});
+  }
+  if (origin_own.web_mode == WebMode::ALLOW_ONLY || origin_own.web_mode == WebMode::BLOCK_ONLY) {
+    out.push_back(Carried{.origin = origin_own.station_key,
+                          .what = Restriction::web,
+                          .web_mode = origin_own.web_mode,
+                          .domains = origin_own.domains,
+                          .carried_at_ns = now_ns});
+  }
+  if (origin_own.usb_locked) {
+    out.push_back(Carried{
+        .origin = origin_own.station_key, .what = Restriction::usb, .carried_at_ns = now_ns});
+  }
+  return out;
+}
+
+bool still_in_force(const Carried& carried, const Effective& origin_own) {
+  switch (carried.what) {
+    case Restriction::block:
+      return origin_own.blocked;
+    case Restriction::web:
+      return origin_own.web_mode == WebMode::ALLOW_ONLY ||
+             origin_own.web_mode == WebMode::BLOCK_ONLY;
+    case Restriction::usb:
+      return origin_own.usb_locked;
+  }
+  return false;
+}
+
+Effective with_carried(Effective own, const std::vector<const Carried*>& carried) {
+  if (carried.empty()) return own;
+  std::vector<FlagValue> blocks{{own.blocked, own.block_message, own.block_source}};
+  std::vector<FlagValue> usbs{{own.usb_locked, {}, own.usb_source}};
+  std::vector<WebValue> webs{{own.web_mode, own.domains, own.web_source}};
+  for (const Carried* c : carried) {
+    switch (c->what) {
+      case Restriction::block:
+        blocks.push_back({true, c->block_message, carried_source(*c)});
+        break;
+      case Restriction::web:
+        webs.push_back({c->web_mode, c->domains, carried_source(*c)});
+        break;
+      case Restriction::usb:
+        usbs.push_back({true, {}, carried_source(*c)});
+        break;
+    }
+  }
+  auto block = *merge_flags(std::move(blocks));
+  own.blocked = block.on;
+  own.block_message = block.message;
+  own.block_source = block.source;
+  auto usb = *merge_flags(std::move(usbs));
+  own.usb_locked = usb.on;
+  own.usb_source = usb.source;
+  auto web = *merge_web(std::move(webs));
+  own.web_mode = web.mode;
+  own.domains = std::move(web.domains);
+  own.web_source = web.source;
+  return own;
 }
 
 }  // namespace mp::policy

@@ -52,18 +52,21 @@ class DomainList {
   std::shared_ptr<const std::vector<std::string>> items_;
 };
 
-enum class ScopeKind : std::uint8_t { all = 0, group = 1, station = 2 };
+// Stored as numbers (scopes.kind, schedules.scope_kind): never renumber.
+// new_stations: stations mp-session reports as not admitted; between groups and all.
+enum class ScopeKind : std::uint8_t { all = 0, group = 1, station = 2, new_stations = 3 };
 
 struct ScopeRef {
   ScopeKind kind = ScopeKind::all;
-  std::string name;  // group name or station key; empty for `all`
+  std::string name;  // group name or station key; empty for `all` and `new_stations`
 
   static ScopeRef all() { return {}; }
+  static ScopeRef new_stations() { return {ScopeKind::new_stations, {}}; }
   static ScopeRef group(std::string name) { return {ScopeKind::group, std::move(name)}; }
   static ScopeRef station(std::string key) { return {ScopeKind::station, std::move(key)}; }
   auto operator<=>(const ScopeRef&) const = default;
   bool operator==(const ScopeRef&) const = default;
-  // "all", "group:NAME", "station:KEY": for audit details and logs.
+  // "all", "new-stations", "group:NAME", "station:KEY": for audit details and logs.
   std::string describe() const;
 };
 
@@ -120,6 +123,30 @@ struct Effective {
   std::string web_source;
   std::string usb_source;
   bool operator==(const Effective&) const = default;
+};
+
+// A restriction a session took along when it moved from `origin` to another station
+// (mp-session's SessionRecord.movedFrom/movedAtNs): it applies wherever the session is, until
+// the origin's own setting that caused it no longer restricts. Stored: never renumber.
+enum class Restriction : std::uint8_t { block = 0, web = 1, usb = 2 };
+
+struct Carried {
+  std::string origin;  // the station whose own effective policy had it in force
+  Restriction what = Restriction::block;
+  std::string block_message;        // block
+  WebMode web_mode = WebMode::OFF;  // web: allowOnly or blockOnly
+  DomainList domains;               // web: the list of that mode
+  std::int64_t carried_at_ns = 0;   // when the move was seen
+  bool operator==(const Carried&) const = default;
+};
+
+// An open session as mp-policy follows it: where it is, the last move taken into account, and
+// what it carries (one per origin and restriction).
+struct SessionCarry {
+  std::string station;
+  std::int64_t moved_at_ns = 0;  // 0: no move seen
+  std::vector<Carried> carried;
+  bool operator==(const SessionCarry&) const = default;
 };
 
 }  // namespace mp::policy

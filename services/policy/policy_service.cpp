@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <iterator>
 #include <stdexcept>
+#include <utility>
 
 #include "domain_name.h"
 #include "mp/service/idempotency.h"
@@ -36,6 +37,7 @@ constexpr std::size_t kMessageMargin = 16 * 1024;
 constexpr std::size_t kDomainsInDetail = 5;
 constexpr std::size_t kDefaultListLimit = 50;
 constexpr std::size_t kMaxListPage = 10000;
+constexpr std::string_view kSnapshotCursorPrefix = "after:";
 
 // Wire text, whole: kj's own conversion stops at the first NUL, which would let "ok\0<anything>"
 // pass validation as "ok".
@@ -134,6 +136,9 @@ void fill(mp::schema::Scope::Builder out, const ScopeRef& scope) {
     case ScopeKind::all:
       out.setAll();
       break;
+    case ScopeKind::new_stations:
+      out.setNewStations();
+      break;
     case ScopeKind::group:
       out.setGroup(scope.name);
       break;
@@ -213,12 +218,18 @@ PolicyService::PolicyService(PolicyStore& store, Publish publish, PolicyServiceO
     known_stations_.insert(key);
     published_lists_[key] = lists_.add(effective.domains);
   }
+  new_stations_ = store_.load_new_stations();
+  carried_ = CarriedRestrictions(store_.load_sessions());
+  for (const auto& station : carried_.stations()) known_stations_.insert(station);
   refresh_lists();
   if (store_.existed_before()) {
     // Restart path: the store is the state; the published versions go on from where they were.
-    spdlog::info("restart: {} at state version {}: {} scopes, {} groups, {} schedules, {} stations",
-                 store_.file().string(), store_.state_version(), state_.scopes.size(),
-                 state_.groups.size(), state_.schedules.size(), published_.size());
+    spdlog::info(
+        "restart: {} at state version {}: {} scopes, {} groups, {} schedules, {} stations ({} "
+        "new), {} moved sessions",
+        store_.file().string(), store_.state_version(), state_.scopes.size(), state_.groups.size(),
+        state_.schedules.size(), published_.size(), new_stations_.size(),
+        carried_.sessions().size());
   } else {
     spdlog::info("fresh start: new state in {}", store_.file().string());
   }
@@ -331,14 +342,17 @@ bool PolicyService::mutate(const Incoming& request, Envelope::Builder reply, con
     return true;  // nothing changes: the transaction rolls back
   }
   std::string error = apply(m, reply);
-  std::vector<Effective> changes;
-  if (error.empty()) changes = changes_for(m.next, m.now_ns, &error);
   if (!error.empty()) {
     set_error(reply, Error::Kind::INVALID, error);
     return true;  // refused: nothing was applied, nothing to remember
   }
+  // A change of an origin's own setting may lift what sessions carried from it.
+  CarriedRestrictions next_carried = carried_;
+  next_carried.lift(own_of(m.next, m.now_ns));
+  std::vector<Effective> changes = changes_for(m.next, next_carried, m.now_ns);
 
   store_.save_state(state_, m.next);
+  save_sessions(next_carried, next_carried.take_changed());
   std::uint64_t first_version = record_published(changes);
   m.audit.at_ns = m.now_ns;
   m.audit.operator_name = text(header.getOperator());
@@ -355,6 +369,8 @@ bool PolicyService::mutate(const Incoming& request, Envelope::Builder reply, con
   transaction.commit();
 
   state_ = std::move(m.next);
+  carried_ = std::move(next_carried);
+  lists_may_be_unused_ = true;  // scope lists may have changed
   spdlog::info("{} by {}: {}", m.audit.action, m.audit.operator_name, m.audit.detail);
   // Published only once durable: an update a subscriber saw is never lost by a crash. A crash
   // between commit and publish leaves a version gap, which makes consumers resync.
@@ -363,26 +379,54 @@ bool PolicyService::mutate(const Incoming& request, Envelope::Builder reply, con
   return true;
 }
 
-std::vector<Effective> PolicyService::changes_for(const PolicyState& state, std::int64_t now,
-                                                  std::string* error) const {
-  auto stations = stations_to_publish(state, known_stations_);
-  auto effective = compute_all(state, stations, local_minute(now));
+std::vector<Effective> PolicyService::changes_for(const PolicyState& state,
+                                                  const CarriedRestrictions& carried,
+                                                  std::int64_t now,
+                                                  const std::set<std::string>* only) const {
+  auto effective = compute_all(state, only ? *only : stations_to_publish(state, known_stations_),
+                               local_minute(now), new_stations_);
+  auto carried_by_station = carried.by_station();
   std::vector<Effective> changes;
   for (auto& [key, e] : effective) {
+    if (auto c = carried_by_station.find(key); c != carried_by_station.end() && !key.empty()) {
+      e = with_carried(std::move(e), c->second);
+    }
     auto old = published_.find(key);
     if (old != published_.end() && old->second == e) continue;
     changes.push_back(std::move(e));
   }
-  // Lists travel separately, so every effective policy fits; only the snapshot of very many
-  // stations could not (it says so when asked).
-  (void)error;
+  // Lists travel separately, so every effective policy fits in one update.
   return changes;
+}
+
+CarriedRestrictions::OwnOf PolicyService::own_of(const PolicyState& state, std::int64_t now) const {
+  LocalMinute minute = local_minute(now);
+  return [this, &state, minute](const std::string& station) {
+    return compute_effective(state, station, minute, new_stations_.contains(station));
+  };
+}
+
+void PolicyService::save_sessions(const CarriedRestrictions& carried,
+                                  const std::set<std::uint64_t>& ids) {
+  for (std::uint64_t id : ids) {
+    auto it = carried.sessions().find(id);
+    store_.save_session(id, it == carried.sessions().end() ? nullptr : &it->second);
+  }
 }
 
 std::uint64_t PolicyService::record_published(const std::vector<Effective>& changes) {
   std::uint64_t base = store_.state_version();
-  for (const auto& e : changes) store_.put_published(e, lists_.add(e.domains).key);
-  if (!changes.empty()) store_.forget_unpublished_lists();
+  // Unused lists are looked for (a scan of every published station) only when a station's list
+  // was replaced: thousands of stations attaching one by one must not cost a scan each.
+  bool replaced = false;
+  for (const auto& e : changes) {
+    const std::string& key = lists_.add(e.domains).key;
+    auto old = published_lists_.find(e.station_key);
+    replaced |= old != published_lists_.end() && !old->second.key.empty() && old->second.key != key;
+    store_.put_published(e, key);
+  }
+  if (replaced) store_.forget_unpublished_lists();
+  lists_may_be_unused_ |= replaced;
   if (!changes.empty()) store_.set_state_version(base + changes.size());
   return base + 1;
 }
@@ -394,8 +438,8 @@ void PolicyService::publish_committed(const std::vector<Effective>& changes,
     known_stations_.insert(e.station_key);
     published_lists_[e.station_key] = lists_.add(e.domains);
   }
-  // Lists first become fetchable, then the updates that name them go out.
-  refresh_lists();
+  // Lists first become fetchable (lists_.add), then the updates that name them go out.
+  if (std::exchange(lists_may_be_unused_, false)) refresh_lists();
   for (std::size_t i = 0; i < changes.size(); ++i) {
     const Effective& e = changes[i];
     const ListRef& list = published_lists_[e.station_key];
@@ -416,27 +460,128 @@ void PolicyService::refresh_lists() {
 }
 
 void PolicyService::reevaluate() {
-  auto changes = changes_for(state_, now_ns(), nullptr);
-  if (changes.empty()) return;
+  std::int64_t now = now_ns();
+  // A schedule that ended may lift what sessions carried from its stations.
+  CarriedRestrictions next_carried = carried_;
+  next_carried.lift(own_of(state_, now));
+  auto changes = changes_for(state_, next_carried, now);
+  auto changed_sessions = next_carried.take_changed();
+  if (changes.empty() && changed_sessions.empty()) return;
   PolicyStore::Transaction transaction(store_);
+  save_sessions(next_carried, changed_sessions);
   std::uint64_t first_version = record_published(changes);
   transaction.commit();
+  carried_ = std::move(next_carried);
+  if (changes.empty()) return;
   spdlog::info("{} effective {} changed (versions {}..{})", changes.size(),
                changes.size() == 1 ? "policy" : "policies", first_version,
                first_version + changes.size() - 1);
   publish_committed(changes, first_version);
 }
 
-void PolicyService::stations_seen(const std::vector<std::string>& keys) {
-  bool any_new = false;
-  for (const auto& key : keys) {
-    if (auto e = check_station_key(key); !e.empty()) {
+void PolicyService::stations_seen(const std::vector<std::string>& admitted_keys) {
+  std::vector<SeenStation> stations;
+  for (const auto& key : admitted_keys) stations.push_back({key, true});
+  stations_reported(stations);
+}
+
+void PolicyService::stations_reported(const std::vector<SeenStation>& stations) {
+  // Only what changed is recomputed: 20,000 stations reported one by one must not cost 20,000
+  // recomputations of every station.
+  std::set<std::string> touched;
+  std::map<std::string, bool> newness;
+  for (const auto& station : stations) {
+    if (auto e = check_station_key(station.key); !e.empty()) {
       spdlog::warn("ignoring a station from mp-session: {}", e);
       continue;
     }
-    any_new |= known_stations_.insert(key).second;
+    if (known_stations_.insert(station.key).second) touched.insert(station.key);
+    bool is_new = !station.admitted;
+    if (is_new != new_stations_.contains(station.key)) {
+      newness[station.key] = is_new;
+      touched.insert(station.key);
+    }
   }
-  if (any_new) reevaluate();
+  if (touched.empty()) return;
+  std::set<std::string> origins;
+  for (const auto& [key, is_new] : newness) origins.insert(key);
+  commit_session_facts(carried_, std::move(touched), newness, origins);
+}
+
+void PolicyService::sessions_reported(const std::vector<SeenSession>& sessions, bool complete) {
+  std::vector<SeenSession> valid;
+  std::set<std::string> touched;
+  for (const auto& session : sessions) {
+    if (auto e = check_station_key(session.station); !e.empty()) {
+      spdlog::warn("ignoring session {} from mp-session: {}", session.id, e);
+      continue;
+    }
+    if (!session.moved_from.empty()) {
+      if (auto e = check_station_key(session.moved_from); !e.empty()) {
+        spdlog::warn("ignoring the move of session {} from mp-session: {}", session.id, e);
+        continue;
+      }
+    }
+    if (!session.ended && known_stations_.insert(session.station).second) {
+      touched.insert(session.station);
+    }
+    valid.push_back(session);
+  }
+  std::int64_t now = now_ns();
+  CarriedRestrictions next = carried_;
+  auto affected = next.apply(valid, complete, own_of(state_, now), now);
+  touched.insert(affected.begin(), affected.end());
+  for (const auto& session : valid) {
+    if (session.moved_at_ns == 0 || session.ended) continue;
+    auto it = next.sessions().find(session.id);
+    if (it == next.sessions().end() || !affected.contains(session.station)) continue;
+    spdlog::info("session {} on {} (moved from {}) carries {} restriction(s)", session.id,
+                 session.station, session.moved_from, it->second.carried.size());
+  }
+  if (touched.empty()) return;
+  commit_session_facts(std::move(next), std::move(touched), {}, {});
+}
+
+void PolicyService::commit_session_facts(CarriedRestrictions next, std::set<std::string> stations,
+                                         const std::map<std::string, bool>& newness,
+                                         const std::set<std::string>& lift_origins) {
+  std::int64_t now = now_ns();
+  auto remember_new = [this](const std::map<std::string, bool>& changes) {
+    for (const auto& [key, is_new] : changes) {
+      if (is_new) {
+        new_stations_.insert(key);
+      } else {
+        new_stations_.erase(key);
+      }
+    }
+  };
+  remember_new(newness);
+  std::map<std::string, bool> undo;
+  for (const auto& [key, is_new] : newness) undo[key] = !is_new;
+  try {
+    if (!lift_origins.empty()) {
+      auto lifted = next.lift(own_of(state_, now), &lift_origins);
+      stations.insert(lifted.begin(), lifted.end());
+    }
+    auto changes = changes_for(state_, next, now, &stations);
+    auto changed_sessions = next.take_changed();
+    if (changes.empty() && changed_sessions.empty() && newness.empty()) return;
+    PolicyStore::Transaction transaction(store_);
+    for (const auto& [key, is_new] : newness) store_.set_new_station(key, is_new);
+    save_sessions(next, changed_sessions);
+    std::uint64_t first_version = record_published(changes);
+    transaction.commit();
+    carried_ = std::move(next);
+    if (!changes.empty()) {
+      spdlog::info("{} effective {} changed after mp-session's news (versions {}..{})",
+                   changes.size(), changes.size() == 1 ? "policy" : "policies", first_version,
+                   first_version + changes.size() - 1);
+    }
+    publish_committed(changes, first_version);
+  } catch (...) {
+    remember_new(undo);  // nothing was committed
+    throw;
+  }
 }
 
 std::set<std::string> PolicyService::stations_of(const PolicyState& state,
@@ -448,6 +593,8 @@ std::set<std::string> PolicyService::stations_of(const PolicyState& state,
       auto it = state.groups.find(scope.name);
       return it == state.groups.end() ? std::set<std::string>() : it->second;
     }
+    case ScopeKind::new_stations:
+      return new_stations_;
     case ScopeKind::all: {
       auto stations = stations_to_publish(state, known_stations_);
       stations.erase("");
@@ -476,6 +623,9 @@ std::string PolicyService::read_scope(mp::schema::Scope::Reader wire, const Poli
       *scope = ScopeRef::station(key);
       return {};
     }
+    case mp::schema::Scope::NEW_STATIONS:
+      *scope = ScopeRef::new_stations();
+      return {};
   }
   return "unknown scope";
 }
@@ -519,7 +669,8 @@ std::string PolicyService::set_block(Mutation& m, mp::schema::SetBlock::Reader b
   m.audit.action = blocked ? "block" : "unblock";
   m.audit.detail = scope.describe();
   if (blocked && !message.empty()) m.audit.detail += ": \"" + message + "\"";
-  if (scope.kind == ScopeKind::all) m.audit.detail += " (group and station settings cleared)";
+  if (scope.kind == ScopeKind::all)
+    m.audit.detail += " (new-stations, group and station settings cleared)";
   auto stations = stations_of(m.next, scope);
   m.audit.stations.assign(stations.begin(), stations.end());
   return {};
@@ -537,7 +688,8 @@ std::string PolicyService::set_web_mode(Mutation& m, mp::schema::SetWebMode::Rea
   drop_empty_scopes(m.next);
   m.audit.action = "web mode";
   m.audit.detail = scope.describe() + ": " + mode_name(mode);
-  if (scope.kind == ScopeKind::all) m.audit.detail += " (group and station modes cleared)";
+  if (scope.kind == ScopeKind::all)
+    m.audit.detail += " (new-stations, group and station modes cleared)";
   auto stations = stations_of(m.next, scope);
   m.audit.stations.assign(stations.begin(), stations.end());
   return {};
@@ -610,7 +762,8 @@ std::string PolicyService::set_usb_lock(Mutation& m, mp::schema::SetUsbLock::Rea
   drop_empty_scopes(m.next);
   m.audit.action = locked ? "usb lock" : "usb unlock";
   m.audit.detail = scope.describe();
-  if (scope.kind == ScopeKind::all) m.audit.detail += " (group and station settings cleared)";
+  if (scope.kind == ScopeKind::all)
+    m.audit.detail += " (new-stations, group and station settings cleared)";
   auto stations = stations_of(m.next, scope);
   m.audit.stations.assign(stations.begin(), stations.end());
   return {};
@@ -752,24 +905,36 @@ void PolicyService::snapshot(mp::schema::SnapshotRequest::Reader body, Envelope:
     set_error(reply, Error::Kind::INVALID, "mp-policy serves the snapshot of topic 'policy' only");
     return;
   }
+  // In pages by station key (lib/bus Replica): the cursor names the last station of the page
+  // before ("after:" + key; "" is a key too, so the cursor needs its own prefix).
+  std::string cursor = text(body.getCursor());
+  auto it = published_.begin();
+  if (!cursor.empty()) {
+    if (cursor.rfind(kSnapshotCursorPrefix, 0) != 0) {
+      std::string shown = check_text("", cursor, 64).empty() ? cursor : "<binary>";
+      set_error(reply, Error::Kind::INVALID, "unknown cursor '" + shown + "'");
+      return;
+    }
+    it = published_.upper_bound(cursor.substr(kSnapshotCursorPrefix.size()));
+  }
+  std::size_t budget = std::min(options_.snapshot_page_bytes, message_budget());
   std::size_t bytes = 0;
-  for (const auto& [key, e] : published_) bytes += estimated_bytes(e) + 64;
-  if (bytes > message_budget()) {
-    // A frame over the bus's limit would cost the connection; say why instead.
-    spdlog::error("the policy snapshot ({} stations, ~{} bytes) exceeds one bus message",
-                  published_.size(), bytes);
-    set_error(reply, Error::Kind::FAILED,
-              "the effective policy of " + std::to_string(published_.size()) + " stations is ~" +
-                  std::to_string(bytes) + " bytes, more than one bus message carries");
-    return;
+  auto end = it;
+  while (end != published_.end()) {
+    bytes += estimated_bytes(end->second);
+    if (bytes > budget && end != it) break;  // at least one per page
+    ++end;
   }
   auto out = reply.initPolicySnapshot();
   auto info = out.initInfo();
   info.setTopic(std::string(kSnapshotTopic));
   info.setVersion(store_.state_version());
-  auto list = out.initEffective(static_cast<unsigned>(published_.size()));
+  if (end != published_.end()) {
+    info.setNextCursor(std::string(kSnapshotCursorPrefix) + std::prev(end)->first);
+  }
+  auto list = out.initEffective(static_cast<unsigned>(std::distance(it, end)));
   unsigned i = 0;
-  for (const auto& [key, e] : published_) fill(list[i++], e, published_lists_[key]);
+  for (; it != end; ++it) fill(list[i++], it->second, published_lists_[it->first]);
 }
 
 void PolicyService::fetch_list(mp::schema::DomainListFetch::Reader body, Envelope::Builder reply) {
@@ -847,11 +1012,23 @@ void PolicyService::show(mp::schema::PolicyShowRequest::Reader body, Envelope::B
   }
 
   auto out = reply.initPolicyReport();
-  bool has_all = state_.scopes.contains(ScopeRef::all());
-  auto scopes = out.initScopes(static_cast<unsigned>(state_.scopes.size() + (has_all ? 0 : 1)));
+  // "all" and "new stations" are always listed, first and second, set or not; then groups and
+  // stations.
+  static const ScopeSettings kNothingSet;
+  std::vector<std::pair<ScopeRef, const ScopeSettings*>> ordered;
+  for (const ScopeRef& fixed : {ScopeRef::all(), ScopeRef::new_stations()}) {
+    auto it = state_.scopes.find(fixed);
+    ordered.emplace_back(fixed, it == state_.scopes.end() ? &kNothingSet : &it->second);
+  }
+  for (const auto& [scope, settings] : state_.scopes) {
+    if (scope.kind == ScopeKind::group || scope.kind == ScopeKind::station) {
+      ordered.emplace_back(scope, &settings);
+    }
+  }
+  auto scopes = out.initScopes(static_cast<unsigned>(ordered.size()));
   unsigned i = 0;
-  if (!has_all) scopes[i++].initScope().setAll();
-  for (const auto& [scope, s] : state_.scopes) {
+  for (const auto& [scope, settings] : ordered) {
+    const ScopeSettings& s = *settings;
     auto entry = scopes[i++];
     fill(entry.initScope(), scope);
     entry.setBlock(s.block);

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "carried_restrictions.h"
 #include "domain_lists.h"
 #include "effective_policy.h"
 #include "envelope.capnp.h"
@@ -40,9 +41,18 @@ struct PolicyServiceOptions {
   std::size_t max_domains_total = 100000;  // every scope list and schedule together
   // The bus's limits: a message larger than max_message_bytes would cost the connection.
   mp::bus::Limits limits;
+  // The snapshot comes in pages of about this many bytes of effective policies (well under
+  // the bus's limit, whatever the number of stations).
+  std::size_t snapshot_page_bytes = 256 * 1024;
   // CLOCK_REALTIME in nanoseconds; empty: the system clock. Tests inject their own. Schedules
   // read it as local time (the process's TZ).
   std::function<std::int64_t()> clock;
+};
+
+// What mp-session says about one station: admitted, or new (the "new stations" scope applies).
+struct SeenStation {
+  std::string key;
+  bool admitted = true;
 };
 
 class PolicyService {
@@ -59,12 +69,19 @@ class PolicyService {
   // Recomputes every station's effective policy at the clock's time and publishes what changed
   // (schedules starting or ending). main() calls it at every minute boundary.
   void reevaluate();
-  // Stations mp-session knows; new ones get their effective policy published.
-  void stations_seen(const std::vector<std::string>& keys);
+  // Stations mp-session knows; ones not seen before get their effective policy published, and
+  // a change of admission recomputes the station's.
+  void stations_reported(const std::vector<SeenStation>& stations);
+  void stations_seen(const std::vector<std::string>& admitted_keys);
+  // Sessions mp-session reports (carried_restrictions.h): moves carry restrictions, ended
+  // sessions drop theirs. `complete`: the whole set of open sessions (a snapshot).
+  void sessions_reported(const std::vector<SeenSession>& sessions, bool complete);
 
   std::uint64_t state_version() { return store_.state_version(); }
   const std::map<std::string, Effective>& published() const { return published_; }
   const PolicyState& desired() const { return state_; }
+  const std::set<std::string>& new_stations() const { return new_stations_; }
+  const CarriedRestrictions& carried() const { return carried_; }
   // From the clock's now to just after the next minute boundary.
   std::chrono::milliseconds delay_to_next_minute() const;
 
@@ -81,10 +98,21 @@ class PolicyService {
 
   bool mutate(const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply,
               const Apply& apply);
-  // Effective policies that differ from the published ones; an error text if one is too large
-  // to publish.
-  std::vector<Effective> changes_for(const PolicyState& state, std::int64_t now_ns,
-                                     std::string* error) const;
+  // Effective policies (own, merged with what `carried` puts on the station) that differ from
+  // the published ones: of every station to publish, or of `only`.
+  std::vector<Effective> changes_for(const PolicyState& state, const CarriedRestrictions& carried,
+                                     std::int64_t now_ns,
+                                     const std::set<std::string>* only = nullptr) const;
+  // A station's own effective policy under `state` (new stations per new_stations_).
+  CarriedRestrictions::OwnOf own_of(const PolicyState& state, std::int64_t now_ns) const;
+  // In the caller's transaction: the sessions `carried` changed.
+  void save_sessions(const CarriedRestrictions& carried, const std::set<std::uint64_t>& ids);
+  // What mp-session reported, committed: admission changes (`newness`: key -> is new now),
+  // `next` carried restrictions; lifts those whose origin is in `lift_origins`, recomputes
+  // `stations`, persists and publishes what changed.
+  void commit_session_facts(CarriedRestrictions next, std::set<std::string> stations,
+                            const std::map<std::string, bool>& newness,
+                            const std::set<std::string>& lift_origins);
   // In the caller's transaction: persist `changes` with new versions. Returns the first one.
   std::uint64_t record_published(const std::vector<Effective>& changes);
   void publish_committed(const std::vector<Effective>& changes, std::uint64_t first_version);
@@ -126,8 +154,11 @@ class PolicyService {
   PolicyState state_;                               // what the store holds, committed
   std::map<std::string, Effective> published_;      // what the store says was published
   std::set<std::string> known_stations_;            // from mp-session and earlier publications
+  std::set<std::string> new_stations_;              // not admitted, as mp-session says
+  CarriedRestrictions carried_;                     // what the committed state holds
   DomainLists lists_;                               // what DomainListFetch serves
   std::map<std::string, ListRef> published_lists_;  // station -> its published web list
+  bool lists_may_be_unused_ = false;                // refresh_lists() before the next publish
   std::uint64_t mutations_since_prune_ = 0;
 };
 

@@ -13,7 +13,7 @@ using mp::service::Statement;
 
 // Schema migrations: entry i takes the database from user_version i to i + 1.
 // Append only; never edit a released step.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE meta (
   key TEXT PRIMARY KEY,
@@ -113,6 +113,33 @@ CREATE TABLE published_lists (
   key TEXT PRIMARY KEY,
   domains TEXT NOT NULL
 ) STRICT;
+)sql",
+    // 3: stations mp-session reports as not admitted (the "new stations" scope applies; kept so
+    // that a restart applies it before mp-session is heard again), and the open sessions
+    // mp-policy follows with the restrictions they carried from stations they left (kept so
+    // that a restart keeps them, and does not take a move into account twice).
+    R"sql(
+CREATE TABLE new_stations (
+  station_key TEXT PRIMARY KEY
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE sessions (
+  id INTEGER PRIMARY KEY,
+  station_key TEXT NOT NULL,
+  moved_at_ns INTEGER NOT NULL
+) STRICT;
+
+-- what: Restriction (0 block, 1 web, 2 usb); web_mode: WebMode; domains one per line.
+CREATE TABLE carried (
+  session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+  origin TEXT NOT NULL,
+  what INTEGER NOT NULL,
+  block_message TEXT NOT NULL,
+  web_mode INTEGER NOT NULL,
+  domains TEXT NOT NULL,
+  carried_at_ns INTEGER NOT NULL,
+  PRIMARY KEY (session_id, origin, what)
+) STRICT, WITHOUT ROWID;
 )sql",
 };
 
@@ -425,6 +452,75 @@ void PolicyStore::put_published(const Effective& e, const std::string& list_key)
 void PolicyStore::forget_unpublished_lists() {
   Statement(db_, "DELETE FROM published_lists WHERE key NOT IN (SELECT domains FROM published)")
       .run();
+}
+
+// What mp-session reports -----------------------------------------------------------------
+
+std::set<std::string> PolicyStore::load_new_stations() {
+  Statement s(db_, "SELECT station_key FROM new_stations");
+  std::set<std::string> out;
+  while (s.step()) out.insert(s.text(0));
+  return out;
+}
+
+void PolicyStore::set_new_station(const std::string& key, bool is_new) {
+  if (is_new) {
+    Statement(db_, "INSERT OR IGNORE INTO new_stations (station_key) VALUES (?1)")
+        .bind(1, key)
+        .run();
+  } else {
+    Statement(db_, "DELETE FROM new_stations WHERE station_key = ?1").bind(1, key).run();
+  }
+}
+
+std::map<std::uint64_t, SessionCarry> PolicyStore::load_sessions() {
+  std::map<std::uint64_t, SessionCarry> out;
+  Statement s(db_, "SELECT id, station_key, moved_at_ns FROM sessions");
+  while (s.step()) {
+    out[s.uint64(0)] = SessionCarry{.station = s.text(1), .moved_at_ns = s.int64(2)};
+  }
+  Statement c(db_,
+              "SELECT session_id, origin, what, block_message, web_mode, domains, carried_at_ns "
+              "FROM carried ORDER BY session_id, origin, what");
+  while (c.step()) {
+    auto it = out.find(c.uint64(0));
+    if (it == out.end()) continue;
+    it->second.carried.push_back(Carried{.origin = c.text(1),
+                                         .what = static_cast<Restriction>(c.int64(2)),
+                                         .block_message = c.text(3),
+                                         .web_mode = static_cast<WebMode>(c.int64(4)),
+                                         .domains = split_lines(c.text(5)),
+                                         .carried_at_ns = c.int64(6)});
+  }
+  return out;
+}
+
+void PolicyStore::save_session(std::uint64_t id, const SessionCarry* session) {
+  Statement(db_, "DELETE FROM carried WHERE session_id = ?1").bind(1, id).run();
+  if (!session) {
+    Statement(db_, "DELETE FROM sessions WHERE id = ?1").bind(1, id).run();
+    return;
+  }
+  Statement(db_,
+            "INSERT OR REPLACE INTO sessions (id, station_key, moved_at_ns) VALUES (?1, ?2, ?3)")
+      .bind(1, id)
+      .bind(2, session->station)
+      .bind(3, session->moved_at_ns)
+      .run();
+  Statement insert(db_,
+                   "INSERT OR REPLACE INTO carried (session_id, origin, what, block_message, "
+                   "web_mode, domains, carried_at_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  for (const Carried& c : session->carried) {
+    insert.reset();
+    insert.bind(1, id)
+        .bind(2, c.origin)
+        .bind(3, static_cast<std::int64_t>(c.what))
+        .bind(4, c.block_message)
+        .bind(5, static_cast<std::int64_t>(c.web_mode))
+        .bind(6, join_lines(c.domains))
+        .bind(7, c.carried_at_ns)
+        .run();
+  }
 }
 
 // Audit ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,14 @@ class PolicyStore {
   // `list_key` names effective.domains (DomainLists::key_of); each list is stored once.
   void put_published(const Effective& effective, const std::string& list_key);
   void forget_unpublished_lists();
+
+  // Stations mp-session reports as not admitted ("new stations").
+  std::set<std::string> load_new_stations();
+  void set_new_station(const std::string& key, bool is_new);
+  // Open sessions with what they carry (policy_model.h SessionCarry), by session id.
+  std::map<std::uint64_t, SessionCarry> load_sessions();
+  // Replaces what is stored for session `id`; nullptr forgets it.
+  void save_session(std::uint64_t id, const SessionCarry* session);
 
   void add_audit(const AuditRecord& record);
   // Newest first; entries at or after `since_ns`.

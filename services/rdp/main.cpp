@@ -59,9 +59,15 @@ int main(int argc, char** argv) {
   app.add_option("--max-fps", options.peer.max_fps, "frames per second per client, at most")
       ->check(CLI::Range(1, 120))
       ->capture_default_str();
-  app.add_option("--max-failed-logons", options.max_failed_logons,
-                 "failed logons per client address per minute before refusing it")
-      ->check(CLI::Range(1, 1000))
+  app.add_option("--max-failed-logons", options.throttle.free_failures,
+                 "free failed logons per user name and client address; each further one "
+                 "waits 1 s, 2 s, 4 s ... up to 5 min")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
+  int failed_logon_delay_ms = 1000;
+  app.add_option("--failed-logon-delay-ms", failed_logon_delay_ms,
+                 "the first wait after the free failed logons; it doubles with each further one")
+      ->check(CLI::Range(1, 300000))
       ->capture_default_str();
   app.add_option("--handshake-timeout", handshake_seconds, "seconds a client has to connect")
       ->check(CLI::Range(1, 600))
@@ -77,6 +83,7 @@ int main(int argc, char** argv) {
   options.bind_address = address->host;
   options.port = address->port;
   options.peer.handshake_timeout = std::chrono::seconds(handshake_seconds);
+  options.throttle.base_delay = std::chrono::milliseconds(failed_logon_delay_ms);
 
   // A client vanishing mid-write must not kill the process.
   signal(SIGPIPE, SIG_IGN);
@@ -89,6 +96,13 @@ int main(int argc, char** argv) {
     spdlog::error("TLS identity: {}", e.what());
     return 1;
   }
+  // Blocked stations are drawn by mp-rdp itself: without a font it cannot say why.
+  try {
+    options.peer.lock_painter = std::make_shared<mp::lockscreen::LockPainter>();
+  } catch (const std::exception& e) {
+    spdlog::error("lock screen: {}; blocked stations show a plain dark screen", e.what());
+  }
+  options.lock_cache = std::filesystem::path(state_dir) / "rdp" / "blocked-stations";
 
   zmq::context_t context(1);
   mp::bus::Reactor reactor;

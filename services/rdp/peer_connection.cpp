@@ -92,6 +92,10 @@ struct PeerCallbacks {
   static BOOL refresh_rect(rdpContext* context, BYTE count, const RECTANGLE_16* areas) {
     auto* self = of(context);
     if (!self->capture_) return TRUE;
+    if (self->showing_lock()) {
+      self->lock_dirty_ = true;
+      return TRUE;
+    }
     if (count == 0 || areas == nullptr) {
       self->refresh({0, 0, 65535, 65535});
       return TRUE;
@@ -107,6 +111,7 @@ struct PeerCallbacks {
   static BOOL suppress_output(rdpContext* context, BYTE allow, const RECTANGLE_16*) {
     auto* self = of(context);
     self->output_suppressed_ = allow == 0;
+    if (allow != 0 && self->showing_lock()) self->lock_dirty_ = true;
     if (allow != 0 && self->capture_) self->refresh({0, 0, 65535, 65535});  // minimised meanwhile
     return TRUE;
   }
@@ -163,6 +168,14 @@ void PeerConnection::show(std::optional<ShownDisplay> display) {
 
 void PeerConnection::disconnect_by_operator() {
   operator_disconnect_ = true;
+  if (mail_event_) SetEvent(mail_event_);
+}
+
+void PeerConnection::lock(std::optional<std::string> message) {
+  {
+    std::lock_guard lock(lock_mutex_);
+    lock_request_ = std::move(message);
+  }
   if (mail_event_) SetEvent(mail_event_);
 }
 
@@ -241,15 +254,6 @@ bool PeerConnection::authorize() {
                station.key, settings->DesktopWidth, settings->DesktopHeight);
   // While mp-session restarts, the client waits here rather than being bounced.
   auto give_up_at = Clock::now() + options_.session_wait;
-  while (!gateway_.attach(id_, station, close_requested_)) {
-    if (close_requested_ || Clock::now() >= give_up_at) {
-      spdlog::warn("client {}: station {} not attached (mp-session unavailable), refused", address_,
-                   station.key);
-      return false;
-    }
-    WaitForSingleObject(wake_event_, 500);
-  }
-  attached_ = true;
 
   std::string user = printable(setting_text(settings->Username, 256), 256);
   std::string password = setting_text(settings->Password, 1024);
@@ -262,7 +266,7 @@ bool PeerConnection::authorize() {
   }
   LogonOutcome logon;
   while (true) {
-    logon = gateway_.logon(id_, station.key, user, password, address_, close_requested_);
+    logon = gateway_.logon(id_, station, user, password, close_requested_);
     if (logon.result != LogonOutcome::Result::unavailable || close_requested_ ||
         Clock::now() >= give_up_at) {
       break;
@@ -271,6 +275,7 @@ bool PeerConnection::authorize() {
   }
   std::fill(password.begin(), password.end(), '\0');
   if (logon.result != LogonOutcome::Result::accepted) return false;  // the gateway logged why
+  attached_ = true;  // mp-session stored the station with the logon; this peer holds it
   if (!open_display(logon)) return false;
 
   // The session's display decides the desktop size; the client adapts its window.
@@ -316,6 +321,7 @@ bool PeerConnection::activate() {
   last_acked_frame_ = next_frame_id_ - 1;
   activated_ = true;
   ever_activated_ = true;
+  lock_dirty_ = locked_.has_value();
   if (projection_) {
     projection_->feed->refresh({0, 0, 65535, 65535});
   } else {
@@ -330,6 +336,7 @@ bool PeerConnection::activate() {
 
 bool PeerConnection::has_frame_to_send() const {
   if (projection_) return projection_->feed->has_frame(projection_->watcher);
+  if (locked_) return lock_dirty_;
   return capture_ && capture_->has_damage();
 }
 
@@ -367,7 +374,9 @@ bool PeerConnection::send_frame_if_due() {
   auto now = Clock::now();
   if (!frame_due(now)) return true;
   bool sent = false;
-  if (projection_) {
+  if (showing_lock()) {
+    sent = send_lock_picture();
+  } else if (projection_) {
     // Encoded once by the feed for every station that shows it.
     auto frame = projection_->feed->take(projection_->watcher);
     if (!frame) return true;
@@ -382,7 +391,63 @@ bool PeerConnection::send_frame_if_due() {
     return false;
   }
   frame_sent(now);
+  report_screen();
   return true;
+}
+
+bool PeerConnection::send_lock_picture() {
+  rdpSettings* settings = peer_->settings;
+  int width = static_cast<int>(settings->DesktopWidth);
+  int height = static_cast<int>(settings->DesktopHeight);
+  mp::lockscreen::Picture picture;
+  if (options_.lock_painter) {
+    try {
+      picture = options_.lock_painter->paint(width, height, {.message = *locked_});
+    } catch (const std::exception& e) {
+      spdlog::error("station {}: cannot draw the lock: {}", station_key_, e.what());
+    }
+  }
+  if (picture.width != width || picture.height != height) {
+    // No painter (or it failed): still nothing of the session shows.
+    picture.width = width;
+    picture.height = height;
+    picture.pixels.assign(static_cast<std::size_t>(width) * height * 4, 0);
+  }
+  lock_dirty_ = false;
+  return encoder_->send(picture.pixels.data(), width * 4, {Rect{0, 0, width, height}},
+                        next_frame_id_);
+}
+
+void PeerConnection::apply_lock() {
+  std::optional<std::optional<std::string>> request;
+  {
+    std::lock_guard lock(lock_mutex_);
+    request = std::move(lock_request_);
+    lock_request_.reset();
+  }
+  if (!request || *request == locked_) return;
+  bool was_locked = locked_.has_value();
+  locked_ = std::move(*request);
+  if (locked_) {
+    // Nothing the student holds down goes on acting in the session meanwhile.
+    if (input_) input_->release_all();
+    lock_dirty_ = true;
+    spdlog::info("station {} locked{}", station_key_, was_locked ? " (new message)" : "");
+  } else {
+    spdlog::info("station {} unlocked", station_key_);
+    lock_dirty_ = false;
+    if (!projection_ && capture_) capture_->invalidate_all();
+  }
+}
+
+void PeerConnection::report_screen() {
+  ScreenShown shown = showing_lock() ? ScreenShown::lock
+                      : projection_  ? ScreenShown::projection
+                                     : ScreenShown::desktop;
+  std::string message = shown == ScreenShown::lock ? *locked_ : std::string();
+  if (reported_ && reported_->first == shown && reported_->second == message) return;
+  reported_ = {shown, message};
+  gateway_.screen_shown(id_, station_key_, shown, message);
 }
 
 void PeerConnection::refresh(const Rect& area) {
@@ -444,8 +509,9 @@ void PeerConnection::apply_show() {
 void PeerConnection::end_projection() {
   if (!projection_) return;
   projection_->feed->unwatch(projection_->watcher);
-  spdlog::info("station {} shows its own desktop again", station_key_);
+  spdlog::info("station {} shows its own {} again", station_key_, locked_ ? "lock" : "desktop");
   projection_.reset();
+  lock_dirty_ = locked_.has_value();
   rdpSettings* settings = peer_->settings;
   if (capture_->width() != static_cast<int>(settings->DesktopWidth) ||
       capture_->height() != static_cast<int>(settings->DesktopHeight)) {
@@ -508,6 +574,7 @@ void PeerConnection::serve() {
       end_projection();
     }
     apply_show();
+    apply_lock();
     if (!ever_activated_ && Clock::now() - handshake_since_ > options_.handshake_timeout) {
       spdlog::warn("client {}: not connected after {} s, dropped", address_,
                    options_.handshake_timeout.count());

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "mp/lockscreen/lock_painter.h"
 #include "session_gateway.h"
 #include "tls_identity.h"
 
@@ -49,6 +50,8 @@ struct PeerOptions {
   std::chrono::seconds session_wait{8};
   // Projections, shared by every peer (null: projection refused).
   std::shared_ptr<FeedRegistry> feeds;
+  // Draws the lock of a blocked station, shared by every peer (null: a plain dark screen).
+  std::shared_ptr<mp::lockscreen::LockPainter> lock_painter;
 };
 
 class PeerConnection {
@@ -68,6 +71,10 @@ class PeerConnection {
   // Any thread: the operator ends this connection. The client is told so (error info), which
   // keeps it from reconnecting by itself; the session stays.
   void disconnect_by_operator();
+  // Any thread: the station is blocked (with the teacher's message) or, with nullopt, not. While
+  // blocked the client sees mp-rdp's own lock picture, never the session's screen, and its
+  // keyboard and mouse reach nothing; a projection is still shown over it.
+  void lock(std::optional<std::string> message);
   PeerId id() const { return id_; }
   const std::string& address() const { return address_; }
 
@@ -91,8 +98,17 @@ class PeerConnection {
   void apply_show();
   void end_projection();
   void resize_client(int width, int height);
-  bool input_blocked() const { return projection_ && projection_->shown.view_only; }
+  bool input_blocked() const {
+    return locked_.has_value() || (projection_ && projection_->shown.view_only);
+  }
   void refresh(const Rect& area);
+
+  // The transport-drawn lock (peer thread).
+  void apply_lock();
+  bool showing_lock() const { return locked_.has_value() && !projection_; }
+  bool send_lock_picture();
+  // Tells the gateway what the client now sees, when that changed.
+  void report_screen();
 
   freerdp_peer* peer_;
   PeerId id_;
@@ -125,6 +141,12 @@ class PeerConnection {
     ShownDisplay shown;
   };
   std::optional<Projection> projection_;
+
+  std::mutex lock_mutex_;
+  std::optional<std::optional<std::string>> lock_request_;  // guarded by lock_mutex_
+  std::optional<std::string> locked_;  // the lock's message while the station is blocked
+  bool lock_dirty_ = false;            // the lock picture must be (re)sent
+  std::optional<std::pair<ScreenShown, std::string>> reported_;
 
   bool activated_ = false;
   bool ever_activated_ = false;  // a resize deactivates for a moment; the handshake is over

@@ -90,7 +90,13 @@ RdpService::RdpService(mp::bus::Client& client, RdpOptions options)
     : client_(client),
       options_(with_feeds(std::move(options))),
       queue_(client.reactor()),
-      throttle_(options_.max_failed_logons, options_.failed_logon_window) {}
+      throttle_(options_.throttle),
+      locks_(
+          client,
+          [this](const std::set<std::string>& stations, bool everyone) {
+            locks_changed(stations, everyone);
+          },
+          options_.lock_cache) {}
 
 RdpService::~RdpService() { stop(); }
 
@@ -129,6 +135,7 @@ void RdpService::start() {
     return false;
   });
   client_.on_registered([this] { send_sync(); });
+  locks_.start();
   client_.subscribe("bus.presence", [this](std::string_view, const mp::bus::Incoming& event) {
     auto presence = event.envelope().getPresence();
     if (presence.getService() != "session" ||
@@ -181,31 +188,13 @@ std::string RdpService::next_key() {
 
 // Peer threads -----------------------------------------------------------------------------
 
-bool RdpService::attach(PeerId peer, const StationDescription& station,
-                        const std::atomic<bool>& cancel) {
-  auto promise = std::make_shared<std::promise<bool>>();
-  auto answer = promise->get_future();
-  bool posted = queue_.post([this, peer, station, promise] {
-    attached_peers_[peer] = station;
-    auto it = stations_.find(station.key);
-    if (it == stations_.end()) {
-      stations_[station.key] = Holder{peer, station};
-    } else if (it->second.peer == peer) {
-      it->second.station = station;
-    }
-    send_attach(station, promise);
-  });
-  if (!posted) return false;
-  return wait_answer(answer, options_.bus_timeout + 1s, cancel).value_or(false);
-}
-
-LogonOutcome RdpService::logon(PeerId peer, const std::string& station_key, const std::string& user,
-                               const std::string& password, const std::string& address,
+LogonOutcome RdpService::logon(PeerId peer, const StationDescription& station,
+                               const std::string& user, const std::string& password,
                                const std::atomic<bool>& cancel) {
   auto promise = std::make_shared<std::promise<LogonOutcome>>();
   auto answer = promise->get_future();
-  bool posted = queue_.post([this, peer, station_key, user, password, address, promise] {
-    logon_on_main(peer, station_key, user, password, address, promise);
+  bool posted = queue_.post([this, peer, station, user, password, promise] {
+    logon_on_main(peer, station, user, password, promise);
   });
   LogonOutcome unavailable;
   unavailable.reason = "mp-rdp is stopping";
@@ -215,7 +204,6 @@ LogonOutcome RdpService::logon(PeerId peer, const std::string& station_key, cons
 
 void RdpService::detach(PeerId peer, const std::string& station_key) {
   queue_.post([this, peer, station_key] {
-    attached_peers_.erase(peer);
     auto it = stations_.find(station_key);
     if (it == stations_.end() || it->second.peer != peer) return;  // taken over meanwhile
     stations_.erase(it);
@@ -223,96 +211,154 @@ void RdpService::detach(PeerId peer, const std::string& station_key) {
   });
 }
 
+void RdpService::screen_shown(PeerId peer, const std::string& station_key, ScreenShown shown,
+                              const std::string& lock_message) {
+  queue_.post([this, peer, station_key, shown, lock_message] {
+    auto it = stations_.find(station_key);
+    if (it == stations_.end() || it->second.peer != peer) return;  // not its station (any more)
+    publish_screen(station_key, shown, lock_message);
+  });
+}
+
 void RdpService::finished(PeerId peer) {
   queue_.post([this, peer] {
-    attached_peers_.erase(peer);
     peers_.erase(peer);  // joins the (ending) thread
   });
 }
 
 // Main thread ------------------------------------------------------------------------------
 
-void RdpService::logon_on_main(PeerId peer, const std::string& station_key, const std::string& user,
-                               const std::string& password, const std::string& address,
+void RdpService::logon_on_main(PeerId peer, const StationDescription& station,
+                               const std::string& user, const std::string& password,
                                std::shared_ptr<std::promise<LogonOutcome>> answer) {
-  if (!throttle_.allowed(address, Clock::now())) {
-    spdlog::warn("logon of '{}' on station {} from {} refused: too many failed logons", user,
-                 station_key, address);
+  const std::string& address = station.address;
+  // Counted now, not when mp-session answers: parallel attempts cannot slip past.
+  auto admission = throttle_.begin(user, address);
+  if (!admission.allowed()) {
+    std::string wait = mp::service::retry_text(admission.retry_after);
+    spdlog::warn("logon of {} on station {} from {} refused: too many failed logons ({})",
+                 name_redactor_.hashed(user), station.key, address, wait);
     LogonOutcome outcome;
     outcome.result = LogonOutcome::Result::throttled;
-    outcome.reason = "too many failed logons";
+    outcome.reason = "too many failed logons; " + wait;
     answer->set_value(outcome);
     return;
   }
+  auto attempt = *admission.attempt;
+  ++logons_in_flight_[station.key];
   client_.request(
       "session",
       [&](Envelope::Builder e) {
         auto credentials = e.initCredentials();
-        credentials.setStationKey(station_key);
+        credentials.setStationKey(station.key);
         credentials.setUser(user);
         credentials.setPassword(password);
         credentials.setClientAddress(address);
+        // The station is stored by mp-session only if the password is right.
+        fill_station(credentials.initStation(), station, client_.service());
       },
       RequestOptions{
           .deadline = options_.bus_timeout, .idempotency_key = next_key(), .attempts = 2},
-      [this, peer, station_key, user, address, answer](Reply reply) {
+      [this, peer, station, user, answer, attempt](Reply reply) {
+        using Outcome = mp::service::LogonThrottle::Outcome;
+        const std::string& from = station.address;
+        if (--logons_in_flight_[station.key] <= 0) logons_in_flight_.erase(station.key);
         LogonOutcome outcome;
         if (!reply.ok() || !reply.envelope().isLogonResult()) {
           outcome.result = LogonOutcome::Result::unavailable;
           outcome.reason = reply.ok() ? "unexpected reply" : reply.error_text();
-          spdlog::warn("logon of '{}' on station {} from {} not answered: {}", user, station_key,
-                       address, outcome.reason);
+          throttle_.finish(attempt, Outcome::undecided);  // no password was judged
+          spdlog::warn("logon of {} on station {} from {} not answered: {}",
+                       name_redactor_.hashed(user), station.key, from, outcome.reason);
           answer->set_value(outcome);
           return;
         }
         auto result = reply.envelope().getLogonResult();
         auto session = result.getSession();
         if (!result.getOk()) {
-          throttle_.failed(address, Clock::now());
           outcome.result = LogonOutcome::Result::refused;
           outcome.reason = result.getReason().cStr();
-          spdlog::warn("logon failed for '{}' on station {} from {}: {}", user, station_key,
-                       address, outcome.reason);
+          // mp-session's own throttle answered without checking the password; any other
+          // refusal counts (LogonResult does not say whether the password was right).
+          bool unchecked = outcome.reason.rfind("too many failed logons", 0) == 0;
+          throttle_.finish(attempt, unchecked ? Outcome::undecided : Outcome::failed);
+          // Not the name as typed: it may be a password (mp-session logs account names).
+          spdlog::warn("logon failed for {} on station {} from {}: {}", name_redactor_.hashed(user),
+                       station.key, from, outcome.reason);
+          // mp-session may have stored the station (right password, but no session for it):
+          // let go of it unless another client holds it or is logging on to it.
+          if (!stations_.contains(station.key) && !logons_in_flight_.contains(station.key)) {
+            send_detach(station.key);
+          }
         } else if (session.getDisplay().size() == 0) {
           outcome.result = LogonOutcome::Result::unavailable;
           outcome.reason = "the session has no display";
+          throttle_.finish(attempt, Outcome::succeeded);
           spdlog::error("logon of '{}' on station {} from {}: session {} has no display", user,
-                        station_key, address, session.getId());
+                        station.key, from, session.getId());
         } else {
-          throttle_.succeeded(address);
+          throttle_.finish(attempt, Outcome::succeeded);
           outcome.result = LogonOutcome::Result::accepted;
           outcome.display = session.getDisplay().cStr();
           outcome.xauthority = session.getXauthority().cStr();
           outcome.width = session.getWidth();
           outcome.height = session.getHeight();
           outcome.session_id = session.getId();
-          take_over(peer, station_key);
-          spdlog::info("logon of '{}' on station {} from {}: session {} on {}", user, station_key,
-                       address, outcome.session_id, outcome.display);
+          take_over(peer, station);
+          spdlog::info("logon of '{}' on station {} from {}: session {} on {}", user, station.key,
+                       from, outcome.session_id, outcome.display);
         }
         answer->set_value(outcome);
       });
 }
 
-void RdpService::take_over(PeerId peer, const std::string& station_key) {
-  auto mine = attached_peers_.find(peer);
-  if (mine == attached_peers_.end()) return;  // the peer went meanwhile
-  auto it = stations_.find(station_key);
+void RdpService::take_over(PeerId peer, const StationDescription& station) {
+  auto connection = peers_.find(peer);
+  if (connection == peers_.end()) return;  // the peer went meanwhile
+  auto it = stations_.find(station.key);
   if (it != stations_.end() && it->second.peer != peer) {
     auto previous = peers_.find(it->second.peer);
     if (previous != peers_.end()) {
-      spdlog::info("station {}: a new connection from {} replaces the one from {}", station_key,
-                   mine->second.address, previous->second->address());
+      spdlog::info("station {}: a new connection from {} replaces the one from {}", station.key,
+                   station.address, previous->second->address());
       previous->second->request_close();
     }
   }
-  stations_[station_key] = Holder{peer, mine->second};
+  stations_[station.key] = Holder{peer, station};
+  // Before its first frame: a blocked station never shows its desktop.
+  apply_lock(station.key, *connection->second);
   // A reconnected client goes on showing what its station was showing.
-  if (auto shown = shows_.find(station_key); shown != shows_.end()) {
-    if (auto connection = peers_.find(peer); connection != peers_.end()) {
-      connection->second->show(shown->second);
+  if (auto shown = shows_.find(station.key); shown != shows_.end()) {
+    connection->second->show(shown->second);
+  }
+}
+
+void RdpService::locks_changed(const std::set<std::string>& stations, bool everyone) {
+  for (const auto& [key, holder] : stations_) {
+    if (!everyone && !stations.contains(key)) continue;
+    if (auto peer = peers_.find(holder.peer); peer != peers_.end()) {
+      apply_lock(key, *peer->second);
     }
   }
+}
+
+void RdpService::apply_lock(const std::string& station_key, PeerConnection& peer) {
+  auto lock = locks_.lock_of(station_key);
+  peer.lock(lock.locked ? std::optional<std::string>(lock.message) : std::nullopt);
+}
+
+void RdpService::publish_screen(const std::string& station_key, ScreenShown shown,
+                                const std::string& lock_message) {
+  using Shows = mp::schema::StationScreen::Shows;
+  client_.publish("transport.screen." + station_key, [&](Envelope::Builder e) {
+    auto screen = e.initStationScreen();
+    screen.setStationKey(station_key);
+    screen.setShows(shown == ScreenShown::lock         ? Shows::LOCK
+                    : shown == ScreenShown::projection ? Shows::PROJECTION
+                                                       : Shows::DESKTOP);
+    screen.setLockMessage(lock_message);
+    screen.setPolicyVersion(locks_.version());
+  });
 }
 
 PeerConnection* RdpService::peer_of(const std::string& station_key) {
@@ -362,21 +408,6 @@ void RdpService::disconnect(mp::schema::StationDisconnectRequest::Reader body,
   spdlog::info("station {}: disconnect asked ({})", key, body.getReason().cStr());
   peer->disconnect_by_operator();
   reply.initAck();
-}
-
-void RdpService::send_attach(const StationDescription& station,
-                             std::shared_ptr<std::promise<bool>> answer) {
-  client_.request(
-      "session",
-      [&](Envelope::Builder e) {
-        fill_station(e.initStationAttach().initStation(), station, client_.service());
-      },
-      RequestOptions{
-          .deadline = options_.bus_timeout, .idempotency_key = next_key(), .attempts = 2},
-      [key = station.key, answer](Reply reply) {
-        if (!reply.ok()) spdlog::warn("attach {} not confirmed: {}", key, reply.error_text());
-        answer->set_value(reply.ok());
-      });
 }
 
 void RdpService::send_detach(const std::string& key) {

@@ -9,14 +9,18 @@
 #include <freerdp/listener.h>
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "logon_throttle.h"
 #include "main_thread_queue.h"
+#include "mp/service/logon_throttle.h"
+#include "mp/service/user_name_redactor.h"
+#include "mp/stationlocks/station_locks.h"
 #include "peer_connection.h"
 #include "session_gateway.h"
 
@@ -27,8 +31,11 @@ struct RdpOptions {
   std::uint16_t port = 3389;
   std::size_t max_peers = 64;
   std::chrono::milliseconds bus_timeout{5000};
-  int max_failed_logons = 5;  // per client address, within the window
-  std::chrono::seconds failed_logon_window{60};
+  // Failed logons per user name and client address (lib/service's throttle, channel-less: all of
+  // mp-rdp's logons are RDP), checked before mp-session is asked.
+  mp::service::LogonThrottle::Options throttle;
+  // The last blocks known, applied before mp-policy answers after a restart; empty: none.
+  std::filesystem::path lock_cache;
   PeerOptions peer;
 };
 
@@ -48,26 +55,29 @@ class RdpService final : public SessionGateway {
   std::size_t peer_count() const { return peers_.size(); }
 
   // SessionGateway: called on peer threads.
-  bool attach(PeerId peer, const StationDescription& station,
-              const std::atomic<bool>& cancel) override;
-  LogonOutcome logon(PeerId peer, const std::string& station_key, const std::string& user,
-                     const std::string& password, const std::string& address,
-                     const std::atomic<bool>& cancel) override;
+  LogonOutcome logon(PeerId peer, const StationDescription& station, const std::string& user,
+                     const std::string& password, const std::atomic<bool>& cancel) override;
   void detach(PeerId peer, const std::string& station_key) override;
+  void screen_shown(PeerId peer, const std::string& station_key, ScreenShown shown,
+                    const std::string& lock_message) override;
   void finished(PeerId peer) override;
 
  private:
   static BOOL on_peer_accepted(freerdp_listener* listener, freerdp_peer* peer);
   bool accept(freerdp_peer* peer);
-  void logon_on_main(PeerId peer, const std::string& station_key, const std::string& user,
-                     const std::string& password, const std::string& address,
+  void logon_on_main(PeerId peer, const StationDescription& station, const std::string& user,
+                     const std::string& password,
                      std::shared_ptr<std::promise<LogonOutcome>> answer);
-  void take_over(PeerId peer, const std::string& station_key);
+  void take_over(PeerId peer, const StationDescription& station);
+  // mp-policy's blocks changed: the peers of those stations (or all) lock or unlock.
+  void locks_changed(const std::set<std::string>& stations, bool everyone);
+  void apply_lock(const std::string& station_key, PeerConnection& peer);
+  void publish_screen(const std::string& station_key, ScreenShown shown,
+                      const std::string& lock_message);
   PeerConnection* peer_of(const std::string& station_key);
   void show(mp::schema::StationShow::Reader body, mp::schema::Envelope::Builder reply);
   void disconnect(mp::schema::StationDisconnectRequest::Reader body,
                   mp::schema::Envelope::Builder reply);
-  void send_attach(const StationDescription& station, std::shared_ptr<std::promise<bool>> answer);
   void send_detach(const std::string& key);
   void send_sync();
   std::string next_key();
@@ -87,10 +97,14 @@ class RdpService final : public SessionGateway {
     StationDescription station;
   };
   std::map<std::string, Holder> stations_;
-  std::map<PeerId, StationDescription> attached_peers_;  // every peer that sent stationAttach
+  // Logons sent to mp-session and not answered yet, by station: a refused one lets go of its
+  // station only when no other peer holds it or is logging on to it.
+  std::map<std::string, int> logons_in_flight_;
   // What stations show instead of their own desktops (projection), for reconnecting clients.
   std::map<std::string, ShownDisplay> shows_;
-  LogonThrottle throttle_;
+  mp::service::LogonThrottle throttle_;
+  mp::service::UserNameRedactor name_redactor_;  // mp-rdp cannot tell which names are accounts
+  mp::stationlocks::StationLocks locks_;
   std::uint64_t session_incarnation_ = 0;
   std::uint64_t requests_sent_ = 0;
 };

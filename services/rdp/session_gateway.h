@@ -30,19 +30,25 @@ struct LogonOutcome {
   std::uint64_t session_id = 0;
 };
 
+// What a station's screen shows, as the transport draws it (schemas/transport.capnp
+// StationScreen.Shows).
+enum class ScreenShown { desktop, lock, projection };
+
 class SessionGateway {
  public:
   virtual ~SessionGateway() = default;
-  // stationAttach; true when mp-session acknowledged it. A newer peer with the same key takes
-  // the station over and the older peer is told to close.
-  virtual bool attach(PeerId peer, const StationDescription& station,
-                      const std::atomic<bool>& cancel) = 0;
-  // credentials, with mp-rdp's own per-address throttle in front.
-  virtual LogonOutcome logon(PeerId peer, const std::string& station_key, const std::string& user,
-                             const std::string& password, const std::string& address,
+  // credentials naming the station, with mp-rdp's own throttle in front. mp-session stores the
+  // station only when the password is right; then this peer holds it, and an older peer with
+  // the same key is told to close.
+  virtual LogonOutcome logon(PeerId peer, const StationDescription& station,
+                             const std::string& user, const std::string& password,
                              const std::atomic<bool>& cancel) = 0;
   // stationDetach, unless a newer peer holds the station now. Does not block.
   virtual void detach(PeerId peer, const std::string& station_key) = 0;
+  // What the client is shown now, once it was sent (published as StationScreen). Does not
+  // block.
+  virtual void screen_shown(PeerId peer, const std::string& station_key, ScreenShown shown,
+                            const std::string& lock_message) = 0;
   // The peer's thread is ending; its resources may be reclaimed. Does not block.
   virtual void finished(PeerId peer) = 0;
 };

@@ -19,6 +19,11 @@ using namespace std::chrono;
 namespace {
 
 constexpr std::size_t kMaxReplyBytes = 4096;
+// An agent sends a few heartbeats a second and rarely anything else: a short queue is enough,
+// and a flooding one holds no more than this of mp-session's memory.
+constexpr int kReceiveQueue = 64;
+// A lease runs a little past what was asked: the image made just before it ended is welcome.
+constexpr auto kLeaseSlack = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -31,6 +36,9 @@ AgentChannel::AgentChannel(mp::bus::Context& context, mp::bus::Reactor& reactor,
       incarnation_(state_incarnation),
       events_(std::move(events)),
       options_(options),
+      messages_(options.messages_per_second, 2 * options.messages_per_second),
+      bytes_(options.bytes_per_second, 2 * options.bytes_per_second),
+      replies_(options.replies_per_second, 5 * options.replies_per_second),
       server_(
           context, reactor, "ipc://" + socket_file.string(),
           [this](const mp::bus::ChannelServer::Peer& from, const Incoming& message) {
@@ -40,7 +48,9 @@ AgentChannel::AgentChannel(mp::bus::Context& context, mp::bus::Reactor& reactor,
               .name = "session " + std::to_string(session_id) + " agent channel",
               .source = "session",
               .incarnation = state_incarnation,
-              .limits = options.limits}) {
+              .limits = options.limits,
+              .gate_domain = options.gate_domain,
+              .receive_queue = kReceiveQueue}) {
   if (owner && (chown(socket_file.c_str(), *owner, static_cast<gid_t>(-1)) != 0 ||
                 chmod(socket_file.c_str(), 0600) != 0)) {
     throw std::runtime_error("cannot hand the agent socket " + socket_file.string() + " to uid " +
@@ -71,7 +81,29 @@ void AgentChannel::check_liveness() {
   }
 }
 
+void AgentChannel::note_over_budget(const char* what) {
+  // One line per 100 drops: a flooding agent must not flood the log either.
+  if (over_budget_++ % 100 == 0) {
+    spdlog::warn("session {}: the agent sends more {} than allowed: dropped ({} so far)",
+                 session_id_, what, over_budget_);
+  }
+}
+
+bool AgentChannel::within_budget(const Incoming& message) {
+  auto now = steady_clock::now();
+  if (!messages_.take(1, now)) {
+    note_over_budget("messages");
+    return false;
+  }
+  if (!bytes_.take(static_cast<double>(message.size_bytes()), now)) {
+    note_over_budget("bytes");
+    return false;
+  }
+  return true;
+}
+
 void AgentChannel::handle(const mp::bus::ChannelServer::Peer& route, const Incoming& message) {
+  if (!within_budget(message)) return;
   auto envelope = message.envelope();
   switch (envelope.which()) {
     case Envelope::AGENT_HEARTBEAT: {
@@ -101,6 +133,10 @@ void AgentChannel::handle(const mp::bus::ChannelServer::Peer& route, const Incom
       }
       if (auto e = check_text("text", text, kMaxReplyBytes); !e.empty()) {
         spdlog::warn("session {}: reply dropped: {}", session_id_, e);
+        return;
+      }
+      if (!replies_.take(1, steady_clock::now())) {
+        note_over_budget("replies");
         return;
       }
       if (events_.reply) events_.reply(reply.getMessageId(), text);
@@ -156,6 +192,13 @@ bool AgentChannel::show_message(std::uint64_t message_id, const std::string& fro
 
 bool AgentChannel::request_thumbnails(const ThumbnailRequest& request, std::string* reason) {
   if (!connected(reason)) return false;
+  if (request.lease_ms == 0) {
+    leases_.erase(request.stream);
+  } else {
+    Lease& lease = leases_[request.stream];
+    lease.until = steady_clock::now() + milliseconds(request.lease_ms) + kLeaseSlack;
+    lease.min_gap = milliseconds(request.interval_ms / 2);
+  }
   server_.send(route_, [&](Envelope::Builder e) {
     auto r = e.initAgentThumbnailRequest();
     r.setStream(request.stream);
@@ -187,6 +230,17 @@ void AgentChannel::take_thumbnail(mp::schema::AgentThumbnail::Reader thumbnail) 
   } else if (thumbnail.getWidth() == 0 || thumbnail.getHeight() == 0 ||
              thumbnail.getWidth() > kMaxImageSide || thumbnail.getHeight() > kMaxImageSide) {
     why = "dimensions out of bounds";
+  }
+  auto now = steady_clock::now();
+  if (why == nullptr) {
+    auto lease = leases_.find(thumbnail.getStream());
+    if (lease == leases_.end() || now > lease->second.until) {
+      why = "nobody asked for it";
+    } else if (now - lease->second.last < lease->second.min_gap) {
+      why = "sooner than asked";
+    } else {
+      lease->second.last = now;
+    }
   }
   if (why != nullptr) {
     // At most one line per 100 drops: a broken agent must not flood the log.

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -21,6 +22,7 @@
 #include "mp/bus/frame.h"
 #include "mp/bus/reactor.h"
 #include "screen_requests.h"
+#include "token_bucket.h"
 
 namespace mp::session {
 
@@ -44,6 +46,14 @@ class AgentChannel {
     std::chrono::milliseconds dead_after{1000};
     std::chrono::milliseconds check_every{100};
     mp::bus::Limits limits;
+    // The PeerGate domain that decides which process may connect (mp-session: only the agent
+    // it started); empty: no gate.
+    std::string gate_domain;
+    // What the agent may send: messages and bytes per second (with bursts of twice that), and
+    // replies to messages per second. Beyond it messages are dropped and counted.
+    double messages_per_second = 100;
+    double bytes_per_second = 4 * 1024 * 1024;
+    double replies_per_second = 2;
   };
 
   // Binds (unlinking a stale socket file first: after a restart the old one is dead) and hands
@@ -71,11 +81,14 @@ class AgentChannel {
   bool send_input(capnp::List<mp::schema::InputEvent>::Reader events, std::string* reason);
 
   bool up() const { return up_; }
+  std::chrono::steady_clock::time_point last_heartbeat() const { return last_heartbeat_; }
   // What the agent last reported.
   pid_t agent_pid() const { return agent_pid_; }
   bool lock_shown() const { return lock_shown_; }
   std::uint64_t heartbeats() const { return heartbeats_; }
   std::uint64_t thumbnails_dropped() const { return thumbnails_dropped_; }
+  // Messages dropped because the agent sent more than its budget.
+  std::uint64_t over_budget() const { return over_budget_; }
   // Marks the agent as up without a heartbeat yet: after a restart of mp-session the record
   // still says up, and the reconnecting agent gets `dead_after` to prove it.
   void assume_up();
@@ -87,6 +100,8 @@ class AgentChannel {
   void set_up(bool up);
   bool connected(std::string* reason) const;
   void take_thumbnail(mp::schema::AgentThumbnail::Reader thumbnail);
+  bool within_budget(const mp::bus::Incoming& message);
+  void note_over_budget(const char* what);
 
   mp::bus::Reactor& reactor_;
   std::uint64_t session_id_;
@@ -104,6 +119,17 @@ class AgentChannel {
   bool lock_shown_ = false;
   std::uint64_t heartbeats_ = 0;
   std::uint64_t thumbnails_dropped_ = 0;
+  std::uint64_t over_budget_ = 0;
+  TokenBucket messages_;
+  TokenBucket bytes_;
+  TokenBucket replies_;
+  // Thumbnails are taken only for a stream someone asked for, and not more often than it asked.
+  struct Lease {
+    std::chrono::steady_clock::time_point until{};
+    std::chrono::milliseconds min_gap{0};
+    std::chrono::steady_clock::time_point last{};
+  };
+  std::map<std::uint8_t, Lease> leases_;
   mp::bus::ChannelServer server_;  // last: its handler uses the members above
 };
 

@@ -191,6 +191,17 @@ std::string DesktopLauncher::display_log(const SessionFiles& files) const {
   return tail_of(files.dir / "xvfb.log");
 }
 
+std::string DesktopLauncher::session_shell(const UnixAccount& account) const {
+  // Students' login shell is nologin (no logins outside multipoint): their terminals get the
+  // configured shell. An administrator's own account keeps its own.
+  if (!account.shell.empty() && account.shell.find("nologin") == std::string::npos &&
+      account.shell != "/bin/false") {
+    return account.shell;
+  }
+  if (access(config_.session_shell.c_str(), X_OK) == 0) return config_.session_shell.string();
+  return "/bin/sh";
+}
+
 std::vector<std::string> DesktopLauncher::environment(const SessionFiles& files,
                                                       const UnixAccount& account,
                                                       const std::string& display) const {
@@ -198,7 +209,7 @@ std::vector<std::string> DesktopLauncher::environment(const SessionFiles& files,
       "HOME=" + account.home,
       "USER=" + account.name,
       "LOGNAME=" + account.name,
-      "SHELL=" + (account.shell.empty() ? std::string("/bin/sh") : account.shell),
+      "SHELL=" + session_shell(account),
       "PATH=/usr/local/bin:/usr/bin:/bin:/usr/games",
       "DISPLAY=" + display,
       "XAUTHORITY=" + files.xauthority.string(),

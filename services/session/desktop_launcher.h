@@ -31,6 +31,8 @@ struct DesktopConfig {
   std::chrono::milliseconds display_timeout{10000};
   // As root, sessions log to $HOME/.xsession-errors; in development to the session directory.
   bool log_in_home = true;
+  // SHELL in the session when the account's own is nologin (students').
+  std::filesystem::path session_shell = "/bin/bash";
 };
 
 // The first of startxfce4, lxsession, openbox-session found in /usr/bin, else xterm.
@@ -90,6 +92,7 @@ class DesktopLauncher {
   void remove_files(std::uint64_t session_id) const;
 
  private:
+  std::string session_shell(const UnixAccount& account) const;
   std::vector<std::string> environment(const SessionFiles& files, const UnixAccount& account,
                                        const std::string& display) const;
   SpawnRequest as_user(const SessionFiles& files, const UnixAccount& account) const;

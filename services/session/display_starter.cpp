@@ -25,7 +25,7 @@ constexpr milliseconds kEndGrace{1000};
 
 DisplayStarter::DisplayStarter(mp::bus::Reactor& reactor, const DesktopLauncher& launcher,
                                SessionFiles files, UnixAccount account, std::uint16_t width,
-                               std::uint16_t height, Taken taken, Done done)
+                               std::uint16_t height, Taken taken, Checks checks, Done done)
     : reactor_(reactor),
       launcher_(launcher),
       files_(std::move(files)),
@@ -33,6 +33,7 @@ DisplayStarter::DisplayStarter(mp::bus::Reactor& reactor, const DesktopLauncher&
       width_(width),
       height_(height),
       taken_(std::move(taken)),
+      checks_(std::move(checks)),
       done_(std::move(done)),
       cookie_(random_cookie()),
       next_number_(launcher.config().first_display),
@@ -49,7 +50,10 @@ void DisplayStarter::try_next() {
   while (next_number_ < end && attempts_ < config.display_attempts) {
     int number = next_number_++;
     std::string display = ":" + std::to_string(number);
-    if (taken_(display) || display_held_by_another_server(number)) continue;
+    if (taken_(display)) continue;
+    bool usable =
+        checks_.usable ? checks_.usable(number) : !display_held_by_another_server(number);
+    if (!usable) continue;
     ++attempts_;
     auto spawned = launcher_.spawn_display(files_, account_, width_, height_, number, cookie_);
     if (auto* error = std::get_if<std::string>(&spawned)) {
@@ -87,6 +91,12 @@ void DisplayStarter::on_ready_readable() {
     written_.append(buffer, static_cast<std::size_t>(n));
     if (written_.find('\n') != std::string::npos) break;
   }
+  int number = std::stoi(display_.substr(1));
+  if (checks_.held_by && !checks_.held_by(number, pid_)) {
+    // Someone else got the abstract socket first: clients of this display would reach them.
+    attempt_failed("another process listens on its abstract socket");
+    return;
+  }
   StartedDisplay started{.display = display_, .pid = pid_, .pidfd = pidfd_};
   // The pid and pidfd now belong to the receiver; only our watches and the pipe go.
   if (pidfd_ >= 0) reactor_.unwatch_fd(pidfd_);
@@ -110,7 +120,8 @@ void DisplayStarter::attempt_failed(const std::string& why) {
   last_error_ = "Xvfb on " + display + " did not come up (" + why + "): " + output;
   spdlog::warn("{}", last_error_);
   if (output.find("already active") != std::string::npos ||
-      output.find("server already running") != std::string::npos) {
+      output.find("server already running") != std::string::npos ||
+      why.find("abstract socket") != std::string::npos) {
     try_next();  // someone else's server: try the next number
     return;
   }

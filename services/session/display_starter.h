@@ -24,10 +24,16 @@ class DisplayStarter {
   using Done = std::function<void(std::variant<StartedDisplay, std::string> result)>;
   // Whether a display (":N") is spoken for by a session or by another start.
   using Taken = std::function<bool(const std::string& display)>;
+  // What the reserved range asks of a number (display_reservation.h): that nothing else holds
+  // it before Xvfb starts there, and that the Xvfb that came up holds its abstract socket.
+  struct Checks {
+    std::function<bool(int number)> usable;
+    std::function<bool(int number, pid_t xvfb)> held_by;
+  };
 
   DisplayStarter(mp::bus::Reactor& reactor, const DesktopLauncher& launcher, SessionFiles files,
                  UnixAccount account, std::uint16_t width, std::uint16_t height, Taken taken,
-                 Done done);
+                 Checks checks, Done done);
   ~DisplayStarter();
   DisplayStarter(const DisplayStarter&) = delete;
   DisplayStarter& operator=(const DisplayStarter&) = delete;
@@ -54,6 +60,7 @@ class DisplayStarter {
   UnixAccount account_;
   std::uint16_t width_, height_;
   Taken taken_;
+  Checks checks_;
   Done done_;
   std::string cookie_;
   int next_number_;

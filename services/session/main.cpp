@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <set>
 #include <sstream>
 
 #include "desktop_launcher.h"
@@ -19,7 +20,7 @@
 #include "mp/bus/service_main.h"
 #include "mp/service/service_main.h"
 #include "password.h"
-#include "policy_relay.h"
+#include "mp/stationlocks/station_locks.h"
 #include "session_service.h"
 #include "session_store.h"
 #include "station_commands.h"
@@ -60,6 +61,8 @@ std::string default_sessions_dir(bool as_root, const std::string& runtime_dir) {
 
 // A transport answers StationShow or a disconnect within this, or the station's result says so.
 constexpr std::chrono::milliseconds kTransportDeadline{3000};
+// mp-webfilter confirms a user's rules within this (one nft run), or the desktop waits no more.
+constexpr std::chrono::milliseconds kWebAdmissionDeadline{5000};
 
 }  // namespace
 
@@ -78,6 +81,7 @@ int main(int argc, char** argv) {
   std::string privacy_notice = mp::session::kDefaultPrivacyNotice;
   bool end_all = false;
   std::string apps_file;
+  std::string web_filter = "optional";
   app.add_option("--runtime-dir", runtime_dir, "where the bus sockets live")->capture_default_str();
   app.add_option("--state-dir", state_dir, "where session.db is kept")->capture_default_str();
   app.add_option("--sessions-dir", sessions_dir,
@@ -102,6 +106,12 @@ int main(int argc, char** argv) {
                  "JSON list of the applications operators may launch and close by name; "
                  "default: the usual ones that are installed (terminal, editor, calculator, "
                  "browser)");
+  app.add_option("--web-filter", web_filter,
+                 "as root, before a desktop starts, its user is handed to mp-webfilter: "
+                 "'required' (no desktop unless mp-webfilter confirms), 'optional' (go on when "
+                 "no mp-webfilter runs or it does not manage nftables), 'off'")
+      ->check(CLI::IsMember({"required", "optional", "off"}))
+      ->capture_default_str();
   app.add_flag("--end-all-sessions", end_all,
                "log off every recorded session, end its desktop, and exit");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
@@ -185,8 +195,39 @@ int main(int argc, char** argv) {
           client.publish(topic, body, version);
         },
         [&client] { return client.answer_later(); }, options);
-    mp::session::PolicyRelay policy(client, [&desktops] { desktops.policy_changed(); });
+    mp::stationlocks::StationLocks policy(
+        client, [&desktops](const std::set<std::string>&, bool) { desktops.policy_changed(); });
     desktops.set_policy(&policy);
+    if (web_filter != "off") {
+      desktops.set_web_admission(
+          [&client, required = web_filter == "required", admissions = std::uint64_t{0}](
+              const mp::session::UnixAccount& account,
+              std::function<void(const std::string&)> done) mutable {
+            client.request(
+                "webfilter",
+                [&](mp::schema::Envelope::Builder e) {
+                  auto admit = e.initWebAdmit();
+                  admit.setUid(account.uid);
+                  admit.setUser(account.name);
+                },
+                // Admitting a uid twice changes nothing: a retry is harmless, and the key
+                // lets the bus answer it from the first attempt.
+                mp::bus::RequestOptions{
+                    .deadline = kWebAdmissionDeadline,
+                    .idempotency_key = "web-admit:" + std::to_string(account.uid) + ":" +
+                                       std::to_string(++admissions),
+                    .attempts = 2},
+                [done, required, user = account.name](mp::bus::Reply reply) {
+                  if (reply.ok()) return done("");
+                  if (!required && reply.error_kind() == mp::schema::Error::Kind::UNAVAILABLE) {
+                    spdlog::warn("{}'s web traffic is not filtered: {}", user, reply.error_text());
+                    return done("");
+                  }
+                  done("the web filter did not take " + user + " in (" + reply.error_text() +
+                       "); the desktop does not start unfiltered");
+                });
+          });
+    }
     mp::session::StationCommands station_commands(
         store, service, desktops, std::move(apps),
         [&client](const std::string& transport, const mp::bus::Build& body,

@@ -198,6 +198,13 @@ bool process_alive(pid_t pid) {
   return stat && stat->state != 'Z' && stat->state != 'X';
 }
 
+bool process_stopped(pid_t pid) {
+  if (pid <= 0) return false;
+  auto stat = read_stat(pid);
+  // T: stopped by a signal (SIGSTOP, SIGTSTP); t: stopped by a tracer (ptrace).
+  return stat && (stat->state == 'T' || stat->state == 't');
+}
+
 bool is_display_server(pid_t pid, const std::string& display) {
   if (!process_alive(pid)) return false;
   auto args = command_line(pid);

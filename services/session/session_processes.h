@@ -50,6 +50,8 @@ std::vector<std::string> command_line(pid_t pid);
 std::optional<uid_t> process_uid(pid_t pid);
 // True if `pid` runs and is not a zombie.
 bool process_alive(pid_t pid);
+// True if `pid` is stopped (SIGSTOP) or held by a tracer.
+bool process_stopped(pid_t pid);
 // True if `pid` is an X server (Xvfb/Xorg/X) started for `display` (e.g. ":10").
 bool is_display_server(pid_t pid, const std::string& display);
 // Every live process whose Unix session id is in `sessions`.

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "mp/service/idempotency.h"
+#include "snapshot_pages.h"
 #include "validation.h"
 #include "wire_records.h"
 
@@ -25,6 +26,7 @@ using mp::schema::SessionState;
 using mp::schema::StationState;
 using mp::service::answer_retry;
 using mp::service::record_reply;
+using mp::service::retry_text;
 
 constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
 constexpr std::size_t kMaxClientNameBytes = 256;
@@ -39,7 +41,7 @@ constexpr std::uint16_t kMinWidth = 640, kMaxWidth = 4096;
 constexpr std::uint16_t kMinHeight = 480, kMaxHeight = 2160;
 // The same answer for an unknown user and a wrong password.
 constexpr const char* kLogonRefused = "unknown user or wrong password";
-constexpr const char* kLogonThrottled = "too many failed logons; try again later";
+constexpr const char* kLogonThrottled = "too many failed logons";
 
 // Wire text, whole: kj's own conversion to std::string stops at the first NUL, which would let
 // "ok\0<anything>" pass validation as "ok".
@@ -64,11 +66,6 @@ std::string check_station_info(mp::schema::StationInfo::Reader info) {
 
 bool valid_role(Role role) {
   return role == Role::STANDARD || role == Role::ADMIN || role == Role::DASHBOARD;
-}
-
-// For logs: user-supplied names are shown only when they are well-formed.
-std::string loggable_user(std::string_view name) {
-  return check_user_name(name).empty() ? std::string(name) : std::string("<malformed>");
 }
 
 }  // namespace
@@ -206,7 +203,7 @@ bool SessionService::handle(const Incoming& request, Envelope::Builder reply) {
       });
     case Envelope::CREDENTIALS:
       return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
-        logon(m, envelope.getCredentials(), r);
+        logon(m, envelope.getCredentials(), view(request.header().getSource()), r);
       });
     case Envelope::USER_ADD:
       return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
@@ -232,17 +229,21 @@ bool SessionService::handle(const Incoming& request, Envelope::Builder reply) {
       return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
         end_session(m, envelope.getSessionEnd(), r);
       });
+    case Envelope::STATION_ADMISSION:
+      return mutate(request, reply, [&](Mutation& m, Envelope::Builder r) {
+        admit_stations(m, envelope.getStationAdmission(), r);
+      });
     case Envelope::AUTHENTICATE:
-      authenticate(envelope.getAuthenticate(), reply);
+      authenticate(envelope.getAuthenticate(), view(request.header().getSource()), reply);
       return true;
     case Envelope::USER_LIST_REQUEST:
-      list_users(reply);
+      list_users(envelope.getUserListRequest(), reply);
       return true;
     case Envelope::STATION_LIST_REQUEST:
-      list_stations(reply);
+      list_stations(envelope.getStationListRequest(), reply);
       return true;
     case Envelope::SESSION_LIST_REQUEST:
-      list_sessions(reply);
+      list_sessions(envelope.getSessionListRequest(), reply);
       return true;
     case Envelope::SNAPSHOT_REQUEST:
       snapshot(envelope.getSnapshotRequest(), reply);
@@ -285,7 +286,10 @@ void SessionService::run_mutation(const std::string& key, const std::string& bod
     }
     apply(m, reply);
     if (m.answered_later) {
-      // Only a reserved session id to keep; the reply and the key come with the desktop.
+      // The reply and the key come with the desktop; what changed on the way (the station the
+      // logon attached) is versioned and published now.
+      base = store_.state_version();
+      if (!m.changes.empty()) store_.set_state_version(base + m.changes.size());
       transaction.commit();
     } else if (reply.isError()) {  // refused: nothing was applied, nothing to remember
       rolled_back(m);
@@ -440,6 +444,13 @@ void SessionService::detach_station(Mutation& m, Station station) {
   }
 }
 
+void SessionService::mark_logged_on(Mutation& m, Station& station) {
+  if (station.logged_on) return;
+  station.logged_on = true;
+  store_.put_station(station);
+  m.changes.emplace_back(station);
+}
+
 void SessionService::attach(Mutation& m, mp::schema::StationAttach::Reader body,
                             Envelope::Builder reply) {
   auto info = body.getStation();
@@ -475,7 +486,8 @@ void SessionService::detach(Mutation& m, mp::schema::StationDetach::Reader body,
   }
   auto station = store_.station(key);
   if (!station) {
-    set_error(reply, Error::Kind::INVALID, "no station '" + key + "'");
+    // A transport lets go of a station whose logon failed: nothing was stored for it.
+    reply.initAck().setDetail("no station '" + key + "'");
     return;
   }
   if (station->state != StationState::DETACHED) {
@@ -522,6 +534,46 @@ void SessionService::sync(Mutation& m, mp::schema::TransportSync::Reader body,
     }
   }
   reply.initAck().setDetail(std::to_string(listed.size()) + " stations");
+}
+
+void SessionService::admit_stations(Mutation& m, mp::schema::StationAdmission::Reader body,
+                                    Envelope::Builder reply) {
+  auto keys = body.getAdmit();
+  if (keys.size() > kMaxSyncStations) {
+    set_error(reply, Error::Kind::INVALID,
+              "more than " + std::to_string(kMaxSyncStations) + " stations in one request");
+    return;
+  }
+  for (auto key : keys) {
+    if (auto e = check_station_key(view(key)); !e.empty()) {
+      set_error(reply, Error::Kind::INVALID, e);
+      return;
+    }
+  }
+  if (body.getSetAllowNew() && body.getAllowNew() != store_.allow_new_stations()) {
+    store_.set_allow_new_stations(body.getAllowNew());
+    spdlog::info("new stations {} log on", body.getAllowNew() ? "may" : "may not");
+  }
+  auto state = reply.initStationAdmissionState();
+  state.setAllowNew(store_.allow_new_stations());
+  auto admitted = state.initAdmitted(keys.size());
+  for (unsigned i = 0; i < keys.size(); ++i) {
+    std::string key = text(keys[i]);
+    admitted.set(i, key);
+    auto existing = store_.station(key);
+    // A station admitted before it ever connected waits, detached, for its transport.
+    Station station = existing ? *existing
+                               : Station{.key = key,
+                                         .name = key,
+                                         .state = StationState::DETACHED,
+                                         .capabilities = {.width = kDefaultWidth,
+                                                          .height = kDefaultHeight}};
+    if (existing && existing->admitted) continue;
+    station.admitted = true;
+    store_.put_station(station);
+    m.changes.emplace_back(station);
+    spdlog::info("station {} admitted", key);
+  }
 }
 
 void SessionService::rename(Mutation& m, mp::schema::StationRename::Reader body,
@@ -593,6 +645,11 @@ SessionService::Opened SessionService::open_session(Mutation& m, Station station
     }
     spdlog::info("session {} of {} moves from station {} to {}", record.id, user,
                  record.station_key, station.key);
+    // Where it came from: mp-policy lets restrictions in force there follow the session.
+    if (record.station_key != station.key) {
+      record.moved_from = record.station_key;
+      record.moved_at_ns = m.now_ns;
+    }
     record.station_key = station.key;
     record.state = SessionState::ACTIVE;
     store_.update_session(record);
@@ -791,17 +848,16 @@ void SessionService::notice_acknowledged(std::uint64_t id) {
 SessionService::LogonCheck SessionService::check_password(std::string_view name,
                                                           std::string_view password,
                                                           std::string_view client_address,
-                                                          std::int64_t now) {
-  // Only well-formed names count against a name; every attempt counts against its address.
+                                                          std::string_view channel) {
+  // Malformed names count against their source only; unknown names count like accounts, so
+  // the throttle tells nothing about which names exist.
   bool well_formed = check_user_name(name).empty();
-  std::string user_key = well_formed ? "user:" + std::string(name) : std::string();
-  bool has_address = !client_address.empty();
-  std::string address_key = "address:" + std::string(client_address);
-  if ((well_formed && !throttle_.allowed(user_key, now)) ||
-      (has_address && !throttle_.allowed(address_key, now))) {
-    spdlog::warn("logon for {} from {} refused: too many failures", loggable_user(name),
-                 client_address);
-    return {std::nullopt, kLogonThrottled};
+  auto admission =
+      throttle_.begin(well_formed ? name : std::string_view(), client_address, channel);
+  if (!admission.allowed()) {
+    spdlog::warn("logon for {} from {} via {} refused: too many failures ({})", user_for_log(name),
+                 client_address, channel, retry_text(admission.retry_after));
+    return {std::nullopt, std::string(kLogonThrottled) + "; " + retry_text(admission.retry_after)};
   }
   // Malformed names and unknown users cost one verification too: timing reveals nothing.
   std::optional<User> user;
@@ -812,22 +868,27 @@ SessionService::LogonCheck SessionService::check_password(std::string_view name,
   }
   bool ok = user && hash ? hasher_.verify(*hash, password) : hasher_.verify_decoy(password);
   if (!ok) {
-    if (well_formed) throttle_.failed(user_key, now);
-    if (has_address) throttle_.failed(address_key, now);
-    spdlog::warn("logon failed for {} from {}", loggable_user(name), client_address);
+    throttle_.finish(*admission.attempt, mp::service::LogonThrottle::Outcome::failed);
+    spdlog::warn("logon failed for {} from {} via {}", user_for_log(name), client_address, channel);
     return {std::nullopt, kLogonRefused};
   }
-  throttle_.succeeded(user_key);
+  throttle_.finish(*admission.attempt, mp::service::LogonThrottle::Outcome::succeeded);
   return {user, ""};
 }
 
-void SessionService::authenticate(mp::schema::Authenticate::Reader body, Envelope::Builder reply) {
+std::string SessionService::user_for_log(std::string_view name) const {
+  bool is_account = check_user_name(name).empty() && store_.user(name).has_value();
+  return name_redactor_.for_log(name, is_account);
+}
+
+void SessionService::authenticate(mp::schema::Authenticate::Reader body, std::string_view channel,
+                                  Envelope::Builder reply) {
   std::string address = text(body.getClientAddress());
   if (auto e = check_text("clientAddress", address, kMaxAddressBytes); !e.empty()) {
     set_error(reply, Error::Kind::INVALID, e);
     return;
   }
-  auto check = check_password(view(body.getUser()), view(body.getPassword()), address, now_ns());
+  auto check = check_password(view(body.getUser()), view(body.getPassword()), address, channel);
   auto result = reply.initLogonResult();
   result.setOk(check.user.has_value());
   if (check.user) {
@@ -838,24 +899,46 @@ void SessionService::authenticate(mp::schema::Authenticate::Reader body, Envelop
 }
 
 void SessionService::logon(Mutation& m, mp::schema::Credentials::Reader body,
-                           Envelope::Builder reply) {
+                           std::string_view channel, Envelope::Builder reply) {
   std::string key = text(body.getStationKey());
   std::string address = text(body.getClientAddress());
+  // Transports without a logon screen (RDP) name the station here: it is stored only once the
+  // password is right, so a host that merely connects leaves nothing behind.
+  bool attach_here = body.hasStation() && body.getStation().getKey().size() > 0;
   std::string e = check_station_key(key);
   if (e.empty()) e = check_text("clientAddress", address, kMaxAddressBytes);
+  if (e.empty() && attach_here) {
+    e = check_station_info(body.getStation());
+    if (e.empty() && view(body.getStation().getKey()) != key) {
+      e = "station '" + text(body.getStation().getKey()) + "' is not stationKey '" + key + "'";
+    }
+  }
   if (!e.empty()) {
     set_error(reply, Error::Kind::INVALID, e);
     return;
   }
   auto station = store_.station(key);
-  if (!station || station->state != StationState::ATTACHED) {
+  if (!attach_here && (!station || station->state != StationState::ATTACHED)) {
     set_error(reply, Error::Kind::INVALID, "station '" + key + "' is not attached");
     return;
   }
-  auto check = check_password(view(body.getUser()), view(body.getPassword()), address, m.now_ns);
+  auto check = check_password(view(body.getUser()), view(body.getPassword()), address, channel);
   if (!check.user) {
     reply.initLogonResult().setReason(check.reason);
     return;
+  }
+  if (!station && !store_.allow_new_stations()) {
+    spdlog::warn("logon of {} from {} refused: station {} is new and new stations may not log on",
+                 check.user->name, address, key);
+    reply.initLogonResult().setReason("station '" + key +
+                                      "' is not known here; an administrator must admit it");
+    return;
+  }
+  if (attach_here) {
+    Station attached = attach_station(m, body.getStation());
+    mark_logged_on(m, attached);
+  } else {
+    mark_logged_on(m, *station);
   }
   LogonRequest request{.body = Envelope::CREDENTIALS,
                        .body_name = m.body,
@@ -936,8 +1019,14 @@ void SessionService::modify_user(Mutation& m, mp::schema::UserModify::Reader bod
     detail = "role changed";
   }
   if (set_password) {
-    // No update is published: password material never leaves mp-session.
-    store_.set_password_hash(name, hasher_.hash(view(body.getPassword())));
+    // Only when, never what: logins made before it end (the dashboard's, for one).
+    store_.set_password_hash(name, hasher_.hash(view(body.getPassword())), m.now_ns);
+    user->password_changed_at_ns = m.now_ns;
+    if (!m.changes.empty() && std::holds_alternative<UserChange>(m.changes.back())) {
+      std::get<UserChange>(m.changes.back()).user = *user;
+    } else {
+      m.changes.emplace_back(UserChange{*user, false});
+    }
     detail += detail.empty() ? "password reset" : ", password reset";
   }
   if (detail.empty()) detail = "unchanged";
@@ -947,22 +1036,20 @@ void SessionService::modify_user(Mutation& m, mp::schema::UserModify::Reader bod
 
 // Reads ------------------------------------------------------------------------------------
 
-void SessionService::list_users(Envelope::Builder reply) {
-  auto users = store_.users();
-  auto list = reply.initUserList().initUsers(static_cast<unsigned>(users.size()));
-  for (unsigned i = 0; i < users.size(); ++i) fill(list[i], users[i]);
+// Paged (snapshot_pages.h): a page stays well under the bus's message limit.
+void SessionService::list_users(mp::schema::UserListRequest::Reader body,
+                                Envelope::Builder reply) {
+  write_user_page(store_, view(body.getCursor()), reply);
 }
 
-void SessionService::list_stations(Envelope::Builder reply) {
-  auto stations = store_.stations();
-  auto list = reply.initStationList().initStations(static_cast<unsigned>(stations.size()));
-  for (unsigned i = 0; i < stations.size(); ++i) fill(list[i], stations[i]);
+void SessionService::list_stations(mp::schema::StationListRequest::Reader body,
+                                   Envelope::Builder reply) {
+  write_station_page(store_, view(body.getCursor()), reply);
 }
 
-void SessionService::list_sessions(Envelope::Builder reply) {
-  auto sessions = store_.open_sessions();
-  auto list = reply.initSessionList().initSessions(static_cast<unsigned>(sessions.size()));
-  for (unsigned i = 0; i < sessions.size(); ++i) fill(list[i], sessions[i]);
+void SessionService::list_sessions(mp::schema::SessionListRequest::Reader body,
+                                   Envelope::Builder reply) {
+  write_session_page(store_, view(body.getCursor()), reply);
 }
 
 void SessionService::snapshot(mp::schema::SnapshotRequest::Reader body, Envelope::Builder reply) {
@@ -971,21 +1058,7 @@ void SessionService::snapshot(mp::schema::SnapshotRequest::Reader body, Envelope
               "mp-session serves the snapshot of topic 'session' only");
     return;
   }
-  // One read transaction: the version and the lists describe the same state.
-  SessionStore::Transaction transaction(store_);
-  auto out = reply.initSessionSnapshot();
-  auto info = out.initInfo();
-  info.setTopic(std::string(kSnapshotTopic));
-  info.setVersion(store_.state_version());
-  auto stations = store_.stations();
-  auto station_list = out.initStations(static_cast<unsigned>(stations.size()));
-  for (unsigned i = 0; i < stations.size(); ++i) fill(station_list[i], stations[i]);
-  auto users = store_.users();
-  auto user_list = out.initUsers(static_cast<unsigned>(users.size()));
-  for (unsigned i = 0; i < users.size(); ++i) fill(user_list[i], users[i]);
-  auto sessions = store_.open_sessions();
-  auto session_list = out.initSessions(static_cast<unsigned>(sessions.size()));
-  for (unsigned i = 0; i < sessions.size(); ++i) fill(session_list[i], sessions[i]);
+  write_snapshot_page(store_, kSnapshotTopic, view(body.getCursor()), reply);
 }
 
 }  // namespace mp::session

@@ -21,10 +21,11 @@
 
 #include "desktops.h"
 #include "envelope.capnp.h"
-#include "logon_throttle.h"
 #include "mp/bus/client.h"
 #include "mp/bus/frame.h"
 #include "mp/bus/responder.h"
+#include "mp/service/logon_throttle.h"
+#include "mp/service/user_name_redactor.h"
 #include "password.h"
 #include "session_store.h"
 
@@ -49,7 +50,9 @@ struct SessionServiceOptions {
   std::size_t prune_every = 256;  // mutations between two prunings (and one at start)
   // Ended sessions are history, not state: kept this long, then deleted.
   std::chrono::hours ended_session_ttl{24 * 30};
-  LogonThrottle::Options throttle;
+  // Failed logons, per user name, client address and requesting service (header.source: a
+  // flood over RDP does not delay the dashboard's logons), and per address across names.
+  mp::service::LogonThrottle::Options throttle;
   // A disconnected session is logged off after this long; zero: kept until log off. Counted
   // by tick() from when it first sees the session disconnected (again after a restart).
   std::chrono::seconds disconnected_timeout{0};
@@ -174,7 +177,7 @@ class SessionService {
               mp::schema::Envelope::Builder reply);
   void sync(Mutation& m, mp::schema::TransportSync::Reader body,
             mp::schema::Envelope::Builder reply);
-  void logon(Mutation& m, mp::schema::Credentials::Reader body,
+  void logon(Mutation& m, mp::schema::Credentials::Reader body, std::string_view channel,
              mp::schema::Envelope::Builder reply);
   void add_user(Mutation& m, mp::schema::UserAdd::Reader body, mp::schema::Envelope::Builder reply);
   void remove_user(Mutation& m, mp::schema::UserRemove::Reader body,
@@ -183,6 +186,8 @@ class SessionService {
                    mp::schema::Envelope::Builder reply);
   void rename(Mutation& m, mp::schema::StationRename::Reader body,
               mp::schema::Envelope::Builder reply);
+  void admit_stations(Mutation& m, mp::schema::StationAdmission::Reader body,
+                      mp::schema::Envelope::Builder reply);
   void start_session(Mutation& m, mp::schema::SessionStart::Reader body,
                      mp::schema::Envelope::Builder reply);
   void end_session(Mutation& m, mp::schema::SessionEnd::Reader body,
@@ -204,15 +209,19 @@ class SessionService {
   void notice_acknowledged(std::uint64_t session_id);
 
   // Reads.
-  void authenticate(mp::schema::Authenticate::Reader body, mp::schema::Envelope::Builder reply);
+  void authenticate(mp::schema::Authenticate::Reader body, std::string_view channel,
+                    mp::schema::Envelope::Builder reply);
   void snapshot(mp::schema::SnapshotRequest::Reader body, mp::schema::Envelope::Builder reply);
-  void list_users(mp::schema::Envelope::Builder reply);
-  void list_stations(mp::schema::Envelope::Builder reply);
-  void list_sessions(mp::schema::Envelope::Builder reply);
+  void list_users(mp::schema::UserListRequest::Reader body, mp::schema::Envelope::Builder reply);
+  void list_stations(mp::schema::StationListRequest::Reader body,
+                     mp::schema::Envelope::Builder reply);
+  void list_sessions(mp::schema::SessionListRequest::Reader body,
+                     mp::schema::Envelope::Builder reply);
 
   // Building blocks of the mutations.
   Station attach_station(Mutation& m, mp::schema::StationInfo::Reader info);
   void detach_station(Mutation& m, Station station);
+  void mark_logged_on(Mutation& m, Station& station);
   // The user's session on the station (reactivated if disconnected, or moved from another
   // station); an error text if it cannot be; or that the logon must wait for a desktop.
   Opened open_session(Mutation& m, Station station, const std::string& user);
@@ -246,11 +255,14 @@ class SessionService {
   std::string privacy_notice_for(const std::string& user);
   struct LogonCheck {
     std::optional<User> user;  // set when the password is right
-    const char* reason = "";   // why not, without saying whether the name exists
+    std::string reason;        // why not, without saying whether the name exists
   };
-  // Checks a password, throttled; spends a hash verification even for unknown users.
+  // Checks a password, throttled per `channel` (the requesting service); spends a hash
+  // verification even for unknown users.
   LogonCheck check_password(std::string_view name, std::string_view password,
-                            std::string_view client_address, std::int64_t now);
+                            std::string_view client_address, std::string_view channel);
+  // A typed user name as log lines may show it: an account's as it is, any other hashed.
+  std::string user_for_log(std::string_view name) const;
 
   SessionStore& store_;
   const PasswordHasher& hasher_;
@@ -258,7 +270,8 @@ class SessionService {
   Publish publish_;
   AnswerLater answer_later_;
   SessionServiceOptions options_;
-  LogonThrottle throttle_;
+  mp::service::LogonThrottle throttle_;
+  mp::service::UserNameRedactor name_redactor_;
   std::uint64_t mutations_since_prune_ = 0;
   std::uint64_t next_message_id_;
   std::map<std::uint64_t, std::chrono::steady_clock::time_point> disconnected_since_;

@@ -16,7 +16,7 @@ using mp::service::Statement;
 
 // Schema migrations: entry i takes the database from user_version i to i + 1.
 // Append only; never edit a released step.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE meta (
   key TEXT PRIMARY KEY,
@@ -86,6 +86,23 @@ ALTER TABLE users ADD COLUMN notice_acknowledged INTEGER NOT NULL DEFAULT 0;
     R"sql(
 ALTER TABLE stations ADD COLUMN showing TEXT NOT NULL DEFAULT '';
 )sql",
+    // 4: admission (new stations), where a session came from (policy follows it), password
+    // resets (dashboard logins end), the admission setting. Stations from before count as
+    // admitted if someone logged on there or an operator named them. Earlier mp-rdp stored a
+    // station for every connection, before its password was checked: those that nobody logged
+    // on to (any host on the LAN could make thousands) go.
+    R"sql(
+ALTER TABLE stations ADD COLUMN admitted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stations ADD COLUMN logged_on INTEGER NOT NULL DEFAULT 0;
+UPDATE stations SET logged_on = 1
+  WHERE session_id != 0 OR EXISTS (SELECT 1 FROM sessions WHERE sessions.station_key = stations.key);
+UPDATE stations SET admitted = 1 WHERE logged_on = 1 OR name != key;
+DELETE FROM stations WHERE transport = 'rdp' AND logged_on = 0 AND admitted = 0;
+ALTER TABLE sessions ADD COLUMN moved_from TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN moved_at_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN password_changed_at_ns INTEGER NOT NULL DEFAULT 0;
+INSERT INTO meta (key, value) VALUES ('allow_new_stations', 1);
+)sql",
 };
 
 // The file holds password hashes. Freed pages are zeroed: a removed user's hash does not linger
@@ -97,7 +114,7 @@ mp::service::Database::Options database_options() {
 
 constexpr const char* kStationColumns =
     "key, name, transport, state, client_name, address, video, keyboard, mouse, audio, "
-    "usb_storage, width, height, attached_at_ns, session_id, showing";
+    "usb_storage, width, height, attached_at_ns, session_id, showing, admitted, logged_on";
 
 Station read_station(Statement& s) {
   Station station;
@@ -117,12 +134,15 @@ Station read_station(Statement& s) {
   station.attached_at_ns = s.int64(13);
   station.session_id = s.uint64(14);
   station.showing = s.text(15);
+  station.admitted = s.int64(16) != 0;
+  station.logged_on = s.int64(17) != 0;
   return station;
 }
 
 constexpr const char* kSessionColumns =
     "id, station_key, user_name, display, state, started_at_ns, ended_at_ns, unix_user, "
-    "xauthority, width, height, agent_up, xvfb_pid, session_pid, agent_pid";
+    "xauthority, width, height, agent_up, xvfb_pid, session_pid, agent_pid, moved_from, "
+    "moved_at_ns";
 
 SessionRecord read_session(Statement& s) {
   SessionRecord record;
@@ -139,12 +159,18 @@ SessionRecord read_session(Statement& s) {
   record.height = static_cast<std::uint16_t>(s.int64(10));
   record.agent_up = s.int64(11) != 0;
   record.processes = {.xvfb = s.int64(12), .session = s.int64(13), .agent = s.int64(14)};
+  record.moved_from = s.text(15);
+  record.moved_at_ns = s.int64(16);
   return record;
 }
 
+constexpr const char* kUserColumns = "name, role, created_at_ns, password_changed_at_ns";
+
 User read_user(Statement& s) {
-  return User{
-      .name = s.text(0), .role = static_cast<Role>(s.int64(1)), .created_at_ns = s.int64(2)};
+  return User{.name = s.text(0),
+              .role = static_cast<Role>(s.int64(1)),
+              .created_at_ns = s.int64(2),
+              .password_changed_at_ns = s.int64(3)};
 }
 
 }  // namespace
@@ -192,7 +218,7 @@ std::vector<Station> SessionStore::stations_of_transport(std::string_view transp
 void SessionStore::put_station(const Station& station) {
   Statement s(db_, std::string("INSERT OR REPLACE INTO stations (") + kStationColumns +
                        ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-                       "?15, ?16)");
+                       "?15, ?16, ?17, ?18)");
   const Capabilities& c = station.capabilities;
   s.bind(1, station.key)
       .bind(2, station.name)
@@ -210,13 +236,26 @@ void SessionStore::put_station(const Station& station) {
       .bind(14, station.attached_at_ns)
       .bind(15, station.session_id)
       .bind(16, station.showing)
+      .bind(17, std::int64_t{station.admitted})
+      .bind(18, std::int64_t{station.logged_on})
+      .run();
+}
+
+bool SessionStore::allow_new_stations() {
+  Statement s(db_, "SELECT value FROM meta WHERE key = 'allow_new_stations'");
+  return !s.step() || s.int64(0) != 0;
+}
+
+void SessionStore::set_allow_new_stations(bool allow) {
+  Statement(db_, "UPDATE meta SET value = ?1 WHERE key = 'allow_new_stations'")
+      .bind(1, std::int64_t{allow})
       .run();
 }
 
 // Users ------------------------------------------------------------------------------------
 
 std::optional<User> SessionStore::user(std::string_view name) {
-  Statement s(db_, "SELECT name, role, created_at_ns FROM users WHERE name = ?1");
+  Statement s(db_, std::string("SELECT ") + kUserColumns + " FROM users WHERE name = ?1");
   s.bind(1, name);
   if (!s.step()) return std::nullopt;
   return read_user(s);
@@ -230,7 +269,7 @@ std::optional<std::string> SessionStore::password_hash(std::string_view name) {
 }
 
 std::vector<User> SessionStore::users() {
-  Statement s(db_, "SELECT name, role, created_at_ns FROM users ORDER BY name");
+  Statement s(db_, std::string("SELECT ") + kUserColumns + " FROM users ORDER BY name");
   std::vector<User> result;
   while (s.step()) result.push_back(read_user(s));
   return result;
@@ -257,10 +296,13 @@ void SessionStore::set_user_role(std::string_view name, mp::schema::Role role) {
       .run();
 }
 
-void SessionStore::set_password_hash(std::string_view name, std::string_view password_hash) {
-  Statement(db_, "UPDATE users SET password_hash = ?2 WHERE name = ?1")
+void SessionStore::set_password_hash(std::string_view name, std::string_view password_hash,
+                                     std::int64_t changed_at_ns) {
+  Statement(db_,
+            "UPDATE users SET password_hash = ?2, password_changed_at_ns = ?3 WHERE name = ?1")
       .bind(1, name)
       .bind(2, password_hash)
+      .bind(3, changed_at_ns)
       .run();
 }
 
@@ -316,8 +358,8 @@ void SessionStore::update_session(const SessionRecord& record) {
   Statement(db_,
             "UPDATE sessions SET station_key = ?2, user_name = ?3, display = ?4, state = ?5, "
             "started_at_ns = ?6, ended_at_ns = ?7, unix_user = ?8, xauthority = ?9, width = ?10, "
-            "height = ?11, agent_up = ?12, xvfb_pid = ?13, session_pid = ?14, agent_pid = ?15 "
-            "WHERE id = ?1")
+            "height = ?11, agent_up = ?12, xvfb_pid = ?13, session_pid = ?14, agent_pid = ?15, "
+            "moved_from = ?16, moved_at_ns = ?17 WHERE id = ?1")
       .bind(1, record.id)
       .bind(2, record.station_key)
       .bind(3, record.user)
@@ -333,6 +375,8 @@ void SessionStore::update_session(const SessionRecord& record) {
       .bind(13, record.processes.xvfb)
       .bind(14, record.processes.session)
       .bind(15, record.processes.agent)
+      .bind(16, record.moved_from)
+      .bind(17, record.moved_at_ns)
       .run();
 }
 

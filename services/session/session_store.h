@@ -38,6 +38,12 @@ struct Station {
   std::int64_t attached_at_ns = 0;
   std::uint64_t session_id = 0;  // the station's session that has not ended; 0: none
   std::string showing;           // projection: the station whose desktop it shows; "": its own
+  // An administrator admitted it (or it predates admission); false: a new station, under the
+  // "new stations" policy.
+  bool admitted = false;
+  // Someone logged on there once (stations of transports without a logon screen exist only
+  // from their first logon on).
+  bool logged_on = false;
   bool operator==(const Station&) const = default;
 };
 
@@ -45,6 +51,7 @@ struct User {
   std::string name;
   mp::schema::Role role = mp::schema::Role::UNKNOWN;
   std::int64_t created_at_ns = 0;
+  std::int64_t password_changed_at_ns = 0;  // the last reset; 0: none
   bool operator==(const User&) const = default;
 };
 
@@ -71,6 +78,8 @@ struct SessionRecord {
   std::uint16_t height = 0;
   bool agent_up = false;
   DesktopProcesses processes;
+  std::string moved_from;  // the station it was on before its last move; "": never moved
+  std::int64_t moved_at_ns = 0;
   bool operator==(const SessionRecord&) const = default;
 };
 
@@ -103,6 +112,9 @@ class SessionStore {
   std::vector<Station> stations();
   std::vector<Station> stations_of_transport(std::string_view transport);
   void put_station(const Station& station);  // insert or replace
+  // Whether stations never seen before may log on (default: yes).
+  bool allow_new_stations();
+  void set_allow_new_stations(bool allow);
 
   std::optional<User> user(std::string_view name);
   std::optional<std::string> password_hash(std::string_view name);
@@ -110,7 +122,8 @@ class SessionStore {
   void add_user(const User& user, std::string_view password_hash);
   void remove_user(std::string_view name);
   void set_user_role(std::string_view name, mp::schema::Role role);
-  void set_password_hash(std::string_view name, std::string_view password_hash);
+  void set_password_hash(std::string_view name, std::string_view password_hash,
+                         std::int64_t changed_at_ns);
 
   std::optional<SessionRecord> session(std::uint64_t id);
   // Sessions that have not ended, by id.

@@ -39,7 +39,56 @@ SystemDesktops::SystemDesktops(mp::bus::Context& context, mp::bus::Reactor& reac
       accounts_(accounts),
       launcher_(launcher),
       options_(options),
-      incarnation_(random_incarnation()) {}
+      incarnation_(random_incarnation()),
+      displays_(accounts.manages_accounts(),
+                [](uid_t uid) { return is_multipoint_account(uid); }) {
+  if (!options_.supervise_agents) return;  // the one-shot: no agents, no channels to guard
+  if (options_.gate_agents) {
+    gate_ = std::make_unique<mp::bus::PeerGate>(
+        context_, reactor_, [this](const std::string& domain, const mp::bus::IpcPeer& peer) {
+          return agent_may_connect(domain, peer);
+        });
+  }
+  agent_check_ = reactor_.every(std::chrono::seconds(1), [this] { check_agents(); });
+}
+
+namespace {
+
+std::string gate_domain(std::uint64_t session_id) {
+  return "session-" + std::to_string(session_id);
+}
+
+}  // namespace
+
+bool SystemDesktops::agent_may_connect(const std::string& domain,
+                                       const mp::bus::IpcPeer& peer) const {
+  // The agent runs as the student, who may run anything else too: what tells the agent apart
+  // is the process mp-session started, whose pid the kernel reports for the connection.
+  for (const auto& [id, running] : running_) {
+    if (gate_domain(id) != domain) continue;
+    return running->agent && peer.pid == static_cast<pid_t>(running->record.processes.agent);
+  }
+  return false;
+}
+
+void SystemDesktops::check_agents() {
+  auto now = steady_clock::now();
+  for (auto& [id, running] : running_) {
+    if (!running->agent || !running->channel) continue;
+    auto pid = static_cast<pid_t>(running->record.processes.agent);
+    auto heard = std::max(running->channel->last_heartbeat(), running->agent_started_at);
+    const char* why = nullptr;
+    if (process_stopped(pid)) {
+      why = "is stopped (SIGSTOP or a tracer)";
+    } else if (now - heard > options_.agent_silent_limit) {
+      why = "does not heartbeat";
+    }
+    if (why == nullptr) continue;
+    // Its exit (pidfd) restarts it, with the usual backoff if this keeps happening.
+    spdlog::warn("session {}: agent {} {}: killed", id, pid, why);
+    kill(pid, SIGKILL);
+  }
+}
 
 SystemDesktops::~SystemDesktops() {
   // Nothing recorded these yet: left running, no later mp-session would know them.
@@ -50,6 +99,7 @@ SystemDesktops::~SystemDesktops() {
   starting_.clear();
   for (auto& [id, running] : running_) reactor_.cancel(running->agent_timer);
   running_.clear();  // channels close; the processes go on running
+  reactor_.cancel(agent_check_);
   // Sessions that were being logged off: finish the job now rather than leave them half-ended.
   for (auto& [id, dying] : dying_) {
     reactor_.cancel(dying->timer);
@@ -73,7 +123,8 @@ std::optional<uid_t> SystemDesktops::owner_of(const UnixAccount& account) const 
 }
 
 AgentStateWanted SystemDesktops::wanted(const Running& running) const {
-  StationLock lock = policy_ ? policy_->lock_of(running.record.station_key) : StationLock{};
+  auto lock = policy_ ? policy_->lock_of(running.record.station_key)
+                    : mp::stationlocks::StationLock{};
   return AgentStateWanted{.locked = lock.locked,
                           .lock_message = lock.message,
                           .privacy_notice = running.privacy_notice};
@@ -100,8 +151,10 @@ std::unique_ptr<AgentChannel> SystemDesktops::open_channel(std::uint64_t id,
             if (events_.thumbnail) events_.thumbnail(id, thumbnail);
           },
   };
+  AgentChannel::Options options = options_.channel;
+  if (gate_) options.gate_domain = gate_domain(id);
   return std::make_unique<AgentChannel>(context_, reactor_, files.agent_socket, owner_of(account),
-                                        id, incarnation_, std::move(events), options_.channel);
+                                        id, incarnation_, std::move(events), options);
 }
 
 void SystemDesktops::watch_display(Running& running, int pidfd, pid_t pid) {
@@ -193,12 +246,32 @@ void SystemDesktops::start(const SessionRecord& record, const std::set<std::stri
   starting->display = std::make_unique<DisplayStarter>(
       reactor_, launcher_, starting->files, account, record.width, record.height,
       [this, id](const std::string& display) { return display_taken(display, id); },
+      DisplayStarter::Checks{
+          .usable = [this](int number) { return displays_.clear_for_use(number); },
+          .held_by = [this](int number, pid_t xvfb) { return displays_.held_by(number, xvfb); }},
       [this, id](std::variant<StartedDisplay, std::string> display) {
         display_started(id, std::move(display));
       });
-  DisplayStarter& display = *starting->display;
   starting_[id] = std::move(starting);
-  display.start();
+  if (!admission_ || !accounts_.manages_accounts()) {
+    starting_[id]->display->start();
+    return;
+  }
+  // Before any process of the session runs: its user's web traffic must already be filtered,
+  // or an autostart program could reach anything in the first second.
+  admission_(account, [this, id](const std::string& error) {
+    auto it = starting_.find(id);
+    if (it == starting_.end()) return;  // abandoned meanwhile
+    if (error.empty()) {
+      it->second->display->start();
+      return;
+    }
+    spdlog::error("session {}: {}", id, error);
+    Started failed = std::move(it->second->done);
+    starting_.erase(it);
+    launcher_.remove_files(id);
+    failed(error);
+  });
 }
 
 void SystemDesktops::cancel_start(std::uint64_t id) {

@@ -14,10 +14,12 @@
 #include "agent_channel.h"
 #include "desktop_launcher.h"
 #include "desktops.h"
+#include "display_reservation.h"
 #include "display_starter.h"
 #include "mp/bus/channel.h"
+#include "mp/bus/peer_gate.h"
 #include "mp/bus/reactor.h"
-#include "policy_relay.h"
+#include "mp/stationlocks/station_locks.h"
 #include "session_processes.h"
 #include "unix_account.h"
 
@@ -32,6 +34,12 @@ struct SystemDesktopsOptions {
   std::chrono::milliseconds max_agent_backoff{30000};
   // false for the one-shot --end-all-sessions: adopted sessions get no new agent.
   bool supervise_agents = true;
+  // Only the agent process mp-session started may connect to its session's channel (a ZAP
+  // gate on the context: one SystemDesktops per context then).
+  bool gate_agents = true;
+  // An agent that is stopped (SIGSTOP, a tracer), or runs but has not heartbeated for this
+  // long, is killed and so restarted: it counts as down meanwhile.
+  std::chrono::milliseconds agent_silent_limit{3000};
   AgentChannel::Options channel;
 };
 
@@ -44,7 +52,12 @@ class SystemDesktops : public Desktops {
   // starting end (nothing recorded them, so no later mp-session could adopt them).
   ~SystemDesktops() override;
 
-  void set_policy(const PolicyRelay* policy) { policy_ = policy; }
+  void set_policy(const mp::stationlocks::StationLocks* policy) { policy_ = policy; }
+  // Asked before a desktop's first process starts (as root only): `done` with "" once the
+  // account's traffic is under the web filter's rules, or with why the desktop cannot start.
+  using WebAdmission = std::function<void(const UnixAccount& account,
+                                          std::function<void(const std::string& error)> done)>;
+  void set_web_admission(WebAdmission admission) { admission_ = std::move(admission); }
   // The station locks may have changed: pushes the new state to every agent.
   void policy_changed();
 
@@ -124,6 +137,10 @@ class SystemDesktops : public Desktops {
   void watch_agent(Running& running, int pidfd, pid_t pid);
   void start_agent(std::uint64_t session_id);
   void agent_exited(std::uint64_t session_id);
+  // Whether `peer` may talk on the agent channel of gate domain `domain`.
+  bool agent_may_connect(const std::string& domain, const mp::bus::IpcPeer& peer) const;
+  // Kills agents that are stopped or silent (see agent_silent_limit).
+  void check_agents();
   AgentStateWanted wanted(const Running& running) const;
   // Stops supervising a session (if it was) and ends its recorded processes: TERM now, KILL
   // after the grace, then its files go.
@@ -136,9 +153,13 @@ class SystemDesktops : public Desktops {
   UnixAccounts& accounts_;
   DesktopLauncher& launcher_;
   SystemDesktopsOptions options_;
-  const PolicyRelay* policy_ = nullptr;
+  const mp::stationlocks::StationLocks* policy_ = nullptr;
+  WebAdmission admission_;
   Events events_;
   std::uint64_t incarnation_;
+  std::unique_ptr<mp::bus::PeerGate> gate_;
+  DisplayReservation displays_;
+  mp::bus::Reactor::TimerId agent_check_ = 0;
   std::map<std::uint64_t, std::unique_ptr<Starting>> starting_;
   std::map<std::uint64_t, std::unique_ptr<Running>> running_;
   std::map<std::uint64_t, std::unique_ptr<Dying>> dying_;

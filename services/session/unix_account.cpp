@@ -4,12 +4,15 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <cerrno>
 #include <climits>
+#include <filesystem>
+#include <fstream>
 
 namespace mp::session {
 
@@ -53,6 +56,12 @@ std::string describe(const CommandResult& result) {
 }
 
 }  // namespace
+
+bool is_multipoint_account(uid_t uid) {
+  if (uid == 0) return false;
+  auto account = find_account(uid);
+  return account && gecos_of(account->name) == UnixAccounts::kMarker;
+}
 
 std::optional<UnixAccount> find_account(const std::string& name) { return find(&name, 0); }
 std::optional<UnixAccount> find_account(uid_t uid) { return find(nullptr, uid); }
@@ -142,8 +151,10 @@ std::variant<UnixAccount, std::string> UnixAccounts::ensure(const std::string& n
              "' already exists and was not created by multipoint; choose another name";
     }
     // Ours, perhaps locked by an earlier removal: enable it again (the password stays locked).
+    // Accounts made before their login shell became nologin get it now.
     auto r = run_command({options_.usermod, "--expiredate", "", "--shell", options_.shell, name});
     if (r.exit_code != 0) return "usermod " + name + " failed (" + describe(r) + ")";
+    if (auto e = deny_scheduling(name); !e.empty()) return e;
     return lookup(name);
   }
   // -K HOME_MODE: students do not read each other's homes (Debian's default would be 0755).
@@ -152,7 +163,26 @@ std::variant<UnixAccount, std::string> UnixAccounts::ensure(const std::string& n
                         kMarker, "--user-group", "-K", "HOME_MODE=0700", name});
   if (r.exit_code != 0) return "useradd " + name + " failed (" + describe(r) + ")";
   spdlog::info("created Linux account {}", name);
+  if (auto e = deny_scheduling(name); !e.empty()) return e;
   return lookup(name);
+}
+
+std::string UnixAccounts::deny_scheduling(const std::string& name) const {
+  for (const auto& file : options_.deny_files) {
+    std::ifstream in(file);
+    bool listed = false;
+    for (std::string line; !listed && std::getline(in, line);) listed = line == name;
+    if (listed) continue;
+    in.close();
+    std::ofstream out(file, std::ios::app);
+    out << name << '\n';
+    if (!out.flush()) return "cannot add " + name + " to " + file;
+    // Root-only files: cron and at read them as root.
+    chmod(file.c_str(), 0640);
+  }
+  std::error_code ignored;
+  std::filesystem::remove(std::filesystem::path(options_.crontabs_dir) / name, ignored);
+  return "";
 }
 
 std::string UnixAccounts::lock(const std::string& name) {

@@ -32,7 +32,13 @@ class UnixAccounts {
     // Where useradd/usermod are (tests of a machine without them skip).
     std::string useradd = "/usr/sbin/useradd";
     std::string usermod = "/usr/sbin/usermod";
-    std::string shell = "/bin/bash";
+    // The login shell: none. A student's account is for multipoint sessions only (their desktop
+    // gets a real shell through the session's SHELL); sshd, su or a console login get nothing.
+    std::string shell = "/usr/sbin/nologin";
+    // cron and at refuse users listed here (Debian allows everyone when neither the allow nor
+    // the deny file exists): a scheduled job would run outside every session and its limits.
+    std::vector<std::string> deny_files = {"/etc/cron.deny", "/etc/at.deny"};
+    std::string crontabs_dir = "/var/spool/cron/crontabs";
   };
 
   // `manage` = true: create and lock accounts (needs root). false: every user is the invoking
@@ -53,9 +59,15 @@ class UnixAccounts {
   std::string lock(const std::string& name);
 
  private:
+  // Lists `name` in the deny files and removes a crontab it may have; an error text or "".
+  std::string deny_scheduling(const std::string& name) const;
+
   bool manage_;
   Options options_;
 };
+
+// True if `uid` is an account multipoint made (a student's or any other multipoint user's).
+bool is_multipoint_account(uid_t uid);
 
 // The account entry of `name` or of `uid`, through NSS.
 std::optional<UnixAccount> find_account(const std::string& name);

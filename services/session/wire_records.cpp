@@ -20,12 +20,14 @@ void fill(mp::schema::Station::Builder out, const Station& station) {
   out.setAttachedAtNs(station.attached_at_ns);
   out.setSessionId(station.session_id);
   out.setShowing(station.showing);
+  out.setAdmitted(station.admitted);
 }
 
 void fill(mp::schema::User::Builder out, const User& user) {
   out.setName(user.name);
   out.setRole(user.role);
   out.setCreatedAtNs(user.created_at_ns);
+  out.setPasswordChangedAtNs(user.password_changed_at_ns);
 }
 
 void fill(mp::schema::SessionRecord::Builder out, const SessionRecord& record) {
@@ -41,6 +43,8 @@ void fill(mp::schema::SessionRecord::Builder out, const SessionRecord& record) {
   out.setWidth(record.width);
   out.setHeight(record.height);
   out.setAgentUp(record.agent_up);
+  out.setMovedFrom(record.moved_from);
+  out.setMovedAtNs(record.moved_at_ns);
 }
 
 }  // namespace mp::session

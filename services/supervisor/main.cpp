@@ -43,7 +43,7 @@ SupervisorConfig load_config(const std::string& config_file, const std::string& 
     }
   }
   if (!file_lists_services) config.services = mp::supervisor::parse_service_list(services_list);
-  mp::supervisor::finish_services(config.services, program_dir());
+  mp::supervisor::finish_services(config.services, program_dir(), geteuid() == 0);
   for (const auto& spec : config.services) {
     if (access(spec.binary.c_str(), X_OK) != 0) {
       throw ConfigError("service " + spec.name + ": cannot execute " + spec.binary.string() + ": " +

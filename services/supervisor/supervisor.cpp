@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "mp/bus/endpoints.h"
+#include "mp/service/privileges.h"
 
 extern char** environ;
 
@@ -113,7 +114,25 @@ Supervisor::Service* Supervisor::find(std::string_view name) {
 
 // Starting ------------------------------------------------------------------------------------
 
+void Supervisor::make_service_users() {
+  if (geteuid() != 0) return;
+  for (const Service& service : services_) {
+    const auto& user = service.spec.user;
+    if (!user || user->empty()) continue;
+    // Also makes the group mpoint, before the bus: mp-bus opens its runtime dir and sockets to
+    // that group only if it exists when it starts.
+    auto account = mp::service::ensure_system_user(*user);
+    if (account.ok()) {
+      spdlog::info("{} runs as system user {} (uid {})", service.spec.name, *user, account.uid);
+    } else {
+      // The service tries again itself and says why it cannot start.
+      spdlog::error("{}: cannot make system user {}: {}", service.spec.name, *user, account.error);
+    }
+  }
+}
+
 bool Supervisor::start() {
+  make_service_users();
   Service& bus_service = bus();
   const std::string endpoint = mp::bus::Endpoints::in_directory(options_.runtime_dir).requests;
   const std::string socket_path = endpoint.substr(std::string_view("ipc://").size());
@@ -179,8 +198,7 @@ void Supervisor::start_now(Service& service) {
 
 bool Supervisor::launch(Service& service) {
   // Everything the child needs is prepared before fork: after it, only exec-safe calls.
-  std::vector<std::string> args{service.spec.binary.string()};
-  args.insert(args.end(), service.spec.args.begin(), service.spec.args.end());
+  std::vector<std::string> args = command_line(service.spec);
   std::vector<std::string> env = child_environment(options_);
   std::vector<char*> argv = pointers_to(args);
   std::vector<char*> envp = pointers_to(env);

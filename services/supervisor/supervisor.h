@@ -64,6 +64,8 @@ class Supervisor {
     mp::bus::Reactor::TimerId kill_timer = 0;
   };
 
+  // As root: the system users the services run as (and with them the group mpoint).
+  void make_service_users();
   Service* find(std::string_view name);
   Service& bus() { return services_.front(); }
   void start_now(Service& service);

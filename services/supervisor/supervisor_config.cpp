@@ -19,6 +19,15 @@ bool valid_name(const std::string& name) {
   });
 }
 
+// A name useradd accepts for a system user; "" (stay root) too.
+bool valid_user_name(const std::string& name) {
+  if (name.empty()) return true;
+  if (name.size() > 32 || !((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+}
+
 void check_keys(const json& object, const std::set<std::string>& allowed,
                 const std::string& where) {
   for (const auto& [key, value] : object.items()) {
@@ -43,7 +52,7 @@ std::chrono::milliseconds milliseconds_at(const json& object, const std::string&
 ServiceSpec service_at(const json& entry, std::size_t index) {
   std::string where = "services[" + std::to_string(index) + "]";
   if (!entry.is_object()) throw ConfigError(where + ": expected an object");
-  check_keys(entry, {"name", "binary", "args"}, where);
+  check_keys(entry, {"name", "binary", "args", "user"}, where);
   ServiceSpec spec;
   if (!entry.contains("name") || !entry.at("name").is_string()) {
     throw ConfigError(where + ": \"name\" (a string) is required");
@@ -63,6 +72,15 @@ ServiceSpec service_at(const json& entry, std::size_t index) {
       spec.args.push_back(arg.get<std::string>());
     }
   }
+  if (entry.contains("user")) {
+    const json& user = entry.at("user");
+    if (!user.is_string() || !valid_user_name(user.get<std::string>())) {
+      throw ConfigError(where +
+                        ".user: expected a system user name (^[a-z_][a-z0-9_-]{0,31}$), or \"\" "
+                        "to stay root");
+    }
+    spec.user = user.get<std::string>();
+  }
   return spec;
 }
 
@@ -76,7 +94,7 @@ std::vector<ServiceSpec> parse_service_list(const std::string& comma_list) {
     if (comma == std::string::npos) comma = comma_list.size();
     std::string name = comma_list.substr(start, comma - start);
     if (name.empty()) throw ConfigError("--services: empty name in \"" + comma_list + "\"");
-    services.push_back(ServiceSpec{name, {}, {}});
+    services.push_back(ServiceSpec{name, {}, {}, std::nullopt});
     start = comma + 1;
   }
   return services;
@@ -152,7 +170,8 @@ SupervisorConfig parse_config(const std::string& json_text, bool* has_services) 
   return config;
 }
 
-void finish_services(std::vector<ServiceSpec>& services, const std::filesystem::path& program_dir) {
+void finish_services(std::vector<ServiceSpec>& services, const std::filesystem::path& program_dir,
+                     bool as_root) {
   std::set<std::string> seen;
   for (const ServiceSpec& spec : services) {
     if (!valid_name(spec.name)) {
@@ -169,14 +188,33 @@ void finish_services(std::vector<ServiceSpec>& services, const std::filesystem::
   auto bus = std::find_if(services.begin(), services.end(),
                           [](const ServiceSpec& spec) { return spec.name == "bus"; });
   if (bus == services.end()) {
-    services.insert(services.begin(), ServiceSpec{"bus", {}, {}});
+    services.insert(services.begin(), ServiceSpec{"bus", {}, {}, std::nullopt});
   } else if (bus != services.begin()) {
     // Everything else needs the bus; starting it first is not a choice.
     std::rotate(services.begin(), bus, bus + 1);
   }
   for (ServiceSpec& spec : services) {
     if (spec.binary.empty()) spec.binary = program_dir / ("mp-" + spec.name);
+    if (as_root && !spec.user) {
+      for (const auto& [service, user] : kDefaultUsers) {
+        if (spec.name == service) spec.user = user;
+      }
+    }
+    if (!as_root && spec.user && !spec.user->empty()) {
+      throw ConfigError("service " + spec.name + ": \"user\": \"" + *spec.user +
+                        "\" needs the supervisor to run as root");
+    }
   }
+}
+
+std::vector<std::string> command_line(const ServiceSpec& spec) {
+  std::vector<std::string> argv{spec.binary.string()};
+  argv.insert(argv.end(), spec.args.begin(), spec.args.end());
+  if (spec.user) {
+    argv.push_back("--user");
+    argv.push_back(*spec.user);
+  }
+  return argv;
 }
 
 }  // namespace mp::supervisor

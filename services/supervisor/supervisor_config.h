@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "restart_policy.h"
@@ -16,6 +18,17 @@ struct ServiceSpec {
   std::string name;              // the bus name, e.g. "session"
   std::filesystem::path binary;  // empty: mp-NAME next to the supervisor's executable
   std::vector<std::string> args;
+  // The system user it runs as, passed as `--user USER` (the service makes the user if missing
+  // and drops root itself after its privileged setup); "" passes `--user ""`: it stays root.
+  // Unset: no flag (the service's own default).
+  std::optional<std::string> user;
+};
+
+// The system users the embedded defaults give services that need no root after their setup;
+// used as root for a service whose entry names no user.
+inline constexpr std::pair<const char*, const char*> kDefaultUsers[] = {
+    {"dashboard", "mp-dashboard"},
+    {"webfilter", "mp-webfilter"},
 };
 
 struct SupervisorConfig {
@@ -38,7 +51,7 @@ inline constexpr const char* kDefaultServices = "bus,session,policy,webfilter,rd
 // "bus,session" -> specs with default binaries.
 std::vector<ServiceSpec> parse_service_list(const std::string& comma_list);
 
-// The JSON config file's text: {"services":[{"name":..,"binary":..,"args":[..]}],
+// The JSON config file's text: {"services":[{"name":..,"binary":..,"args":[..],"user":..}],
 // "restart":{"initial_backoff_ms":..,"max_backoff_ms":..,"healthy_after_ms":..,
 // "max_restarts":..,"window_ms":..}, "stop_timeout_ms":.., "ready_timeout_ms":..,
 // "restart_command": [..], "shutdown_command": [..]}.
@@ -47,7 +60,13 @@ std::vector<ServiceSpec> parse_service_list(const std::string& comma_list);
 SupervisorConfig parse_config(const std::string& json_text, bool* has_services = nullptr);
 
 // Puts "bus" first (adding it when missing), checks names are unique and valid, and fills each
-// empty binary with `program_dir`/mp-NAME. Throws ConfigError.
-void finish_services(std::vector<ServiceSpec>& services, const std::filesystem::path& program_dir);
+// empty binary with `program_dir`/mp-NAME. As root (`as_root`), a service without a user gets
+// its default one (kDefaultUsers); not as root, a service naming a user is an error (only root
+// can change user). Throws ConfigError.
+void finish_services(std::vector<ServiceSpec>& services, const std::filesystem::path& program_dir,
+                     bool as_root = false);
+
+// The command line of a service: its binary, its args, then `--user USER` when it names one.
+std::vector<std::string> command_line(const ServiceSpec& spec);
 
 }  // namespace mp::supervisor

@@ -1,6 +1,6 @@
-// Host names and web rules: normalisation (lowercase, no trailing dot, IDNA A-labels, IP
-// literals in canonical form) and matching by whole labels through hash sets, one lookup per
-// label suffix. Pure: no I/O, fuzzable.
+// Web rules: hosts normalised by lib/hostname (the normaliser mp-policy uses for its lists:
+// lowercase, no trailing dot, IDNA A-labels, IP literals in canonical form) and matched by whole
+// labels through hash sets, one lookup per label suffix. Pure: no I/O, fuzzable.
 //
 // Rule meaning (as mp-policy documents its lists): "example.com" and "*.example.com" both match
 // example.com and every name below it (www.example.com, a.b.example.com); the "*." form is kept
@@ -18,24 +18,16 @@
 #include <unordered_set>
 #include <vector>
 
+#include "mp/hostname/host_name.h"
+
 namespace mp::webfilter {
 
-enum class HostKind { name, ipv4, ipv6 };
-
-struct Host {
-  std::string text;  // a-labels, lowercase, no trailing dot; IPs in canonical form, v6 unbracketed
-  HostKind kind = HostKind::name;
-  bool is_ip() const { return kind != HostKind::name; }
-};
-
-// Normalises `raw` (no port; IPv6 in brackets or bare) into `out`, reusing its storage.
-// Returns false for anything that is not a valid host. Numeric forms that resolvers and
-// browsers read as IPv4 (2130706433, 0x7f.1, 0177.0.0.1, 127.1) become dotted quads.
-bool normalize_host(std::string_view raw, Host& out);
-std::optional<Host> normalize_host(std::string_view raw);
+using mp::hostname::Host;
+using mp::hostname::HostKind;
+using mp::hostname::normalize_host;
 
 struct Authority {
-  std::string_view host;  // as written: brackets of an IPv6 literal removed
+  std::string_view host;  // as written (an IPv6 literal keeps its brackets)
   std::uint16_t port = 0;
   bool has_port = false;
 };

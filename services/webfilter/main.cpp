@@ -1,5 +1,6 @@
-// mp-webfilter: the filtering web proxy. Thin: flags, logging, the bus client, the replicas of
-// sessions and policy, the proxy's epoll fd on the service's one reactor, nftables when root.
+// mp-webfilter: the filtering web proxy. Thin: flags, logging, the privileged nftables helper and
+// the drop to its own user when root, the bus client, the replicas of sessions and policy, the
+// proxy's epoll fd on the service's one reactor.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
@@ -7,14 +8,16 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <optional>
 
+#include "browser_policy.h"
+#include "listen_address.h"
 #include "mp/bus/client.h"
 #include "mp/bus/endpoints.h"
 #include "mp/bus/service_main.h"
-#include "nftables.h"
+#include "mp/service/privileges.h"
+#include "nft_helper.h"
 #include "peer_identity.h"
 #include "proxy.h"
 #include "resolver.h"
@@ -22,6 +25,8 @@
 #include "webfilter_service.h"
 
 namespace {
+
+constexpr const char* kDefaultUser = "mp-webfilter";
 
 // Thousands of connections need thousands of descriptors.
 void raise_descriptor_limit() {
@@ -43,16 +48,37 @@ int main(int argc, char** argv) {
   std::string nft_program = "nft";
   std::vector<std::uint16_t> connect_ports{443};
   std::vector<std::string> resolve;
+  std::vector<std::string> transparent_listen = proxy.transparent_listen;
+  std::vector<std::string> station_allow;
+  std::vector<std::string> station_dns;
+  std::string user = geteuid() == 0 ? kDefaultUser : "";
   int header_timeout_ms = static_cast<int>(proxy.header_timeout.count());
   app.add_option("--listen", proxy.listen, "forward proxy address")->capture_default_str();
-  app.add_option("--transparent-listen", proxy.transparent_listen,
-                 "where nftables redirects station users' web traffic (empty: none)")
+  app.add_option("--transparent-listen", transparent_listen,
+                 "where nftables redirects station users' web traffic (repeatable or a comma "
+                 "list; \"\": none)")
       ->capture_default_str();
   app.add_option("--runtime-dir", runtime_dir, "where the bus sockets live")->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->capture_default_str();
   app.add_flag("--no-nftables", no_nftables, "do not install nftables rules even as root");
+  std::string browser_policy_dir = mp::webfilter::kChromiumPolicyDir;
+  app.add_option("--browser-policy-dir", browser_policy_dir,
+                 "as root with nftables: where Chromium's managed policy (ECH and DNS over HTTPS "
+                 "off) is written; empty: none")
+      ->capture_default_str();
+  bool remove_rules_on_stop = false;
+  app.add_flag("--remove-rules-on-stop", remove_rules_on_stop,
+               "delete the nftables table on SIGTERM (default: it stays, so a restart leaves no "
+               "moment in which station users' traffic is unfiltered; `./mp down` deletes it)");
   app.add_option("--nft", nft_program, "the nft program")->capture_default_str();
+  app.add_option("--user", user,
+                 "as root: the system user to run as (created if missing; \"\": stay root)")
+      ->capture_default_str();
+  app.add_option("--station-allow", station_allow,
+                 "tcp:PORT or udp:PORT station users may reach anywhere (repeatable)");
+  app.add_option("--station-dns", station_dns,
+                 "the DNS servers station users may ask (repeatable; default: /etc/resolv.conf)");
   app.add_option("--connect-port", connect_ports, "ports CONNECT may reach (repeatable)")
       ->capture_default_str();
   app.add_flag("--allow-loopback-upstream", proxy.allow_loopback_upstream,
@@ -69,6 +95,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mp-webfilter: unknown log level '%s'\n", log_level.c_str());
     return 2;
   }
+  proxy.transparent_listen = mp::webfilter::split_listen_list(transparent_listen);
   proxy.connect_ports = {connect_ports.begin(), connect_ports.end()};
   proxy.header_timeout = std::chrono::milliseconds(header_timeout_ms);
   mp::webfilter::ResolverOptions resolver_options;
@@ -83,6 +110,46 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   raise_descriptor_limit();
 
+  // As root: decide who to run as, fork the nftables helper (root, before any thread), drop.
+  bool root = geteuid() == 0;
+  std::optional<mp::service::SystemUser> account;
+  if (root) account = mp::service::service_user_reaching_bus(user, runtime_dir);
+  uid_t proxy_uid = account ? account->uid : geteuid();
+  std::unique_ptr<mp::webfilter::NftHelper> nftables;
+  if (root && !no_nftables && proxy.transparent_listen.empty()) {
+    spdlog::warn("nftables: no transparent listener, so no rules");
+  } else if (root && !no_nftables) {
+    mp::webfilter::StationNetwork network;
+    if (std::string error = mp::webfilter::station_network_from(
+            proxy.listen, proxy.transparent_listen, station_allow, station_dns, proxy_uid, network);
+        !error.empty()) {
+      spdlog::critical("{}", error);
+      return 2;
+    }
+    try {
+      nftables = mp::webfilter::NftHelper::start(network, nft_program);
+    } catch (const std::exception& e) {
+      spdlog::critical("{}", e.what());
+      return 1;
+    }
+    if (!browser_policy_dir.empty()) {
+      if (std::string error = mp::webfilter::write_chromium_policy(browser_policy_dir);
+          !error.empty()) {
+        spdlog::warn("Chromium policy: {} (allow-only mode refuses its placeholder ECH)", error);
+      }
+    }
+  }
+  if (account) {
+    if (std::string error = mp::service::drop_privileges(account->name); !error.empty()) {
+      spdlog::critical("cannot drop root for {}: {}", account->name, error);
+      return 1;
+    }
+    spdlog::info(
+        "running as {} (uid {}){}", account->name, account->uid,
+        nftables ? "; the nftables helper (pid " + std::to_string(nftables->pid()) + ") stays root"
+                 : std::string());
+  }
+
   try {
     // First, so every thread started later (the resolver's) inherits SIGTERM blocked and the
     // signal reaches the reactor's signalfd instead of killing the process.
@@ -94,20 +161,6 @@ int main(int argc, char** argv) {
     mp::bus::Client client(
         context, reactor, mp::bus::Endpoints::in_directory(runtime_dir),
         mp::bus::ClientOptions{.service = std::string(mp::webfilter::kServiceName)});
-    // No requests served yet; registering makes the service's presence visible on the bus.
-    client.serve([](const mp::bus::Incoming&, mp::schema::Envelope::Builder) { return false; });
-
-    std::unique_ptr<mp::webfilter::Nftables> nftables;
-    if (geteuid() == 0 && !no_nftables && !proxy.transparent_listen.empty()) {
-      std::uint16_t port = 0;
-      auto colon = proxy.transparent_listen.rfind(':');
-      port = static_cast<std::uint16_t>(std::stoi(proxy.transparent_listen.substr(colon + 1)));
-      nftables = std::make_unique<mp::webfilter::Nftables>(port, geteuid(), nft_program);
-      // Rules from an earlier run that died are replaced; station users are added on sync.
-      if (!nftables->apply({})) spdlog::warn("nftables: could not install the rules");
-    } else if (geteuid() == 0 && !no_nftables) {
-      spdlog::warn("nftables: no transparent listener, so no rules");
-    }
 
     mp::webfilter::SystemUsers users;
     mp::webfilter::WebfilterService service(client, users, nftables.get());
@@ -115,8 +168,12 @@ int main(int argc, char** argv) {
     reactor.watch_fd(filter.fd(), [&filter] { filter.poll(); });
     reactor.every(std::chrono::milliseconds(100), [&filter] { filter.tick(); });
     service.start();
-    spdlog::info("listening on {} (port {}), transparent {} (port {})", proxy.listen, filter.port(),
-                 proxy.transparent_listen, filter.transparent_port());
+    std::string transparent;
+    for (const auto& address : filter.transparent_addresses()) {
+      transparent += (transparent.empty() ? "" : ", ") + address;
+    }
+    spdlog::info("listening on {} (port {}), transparent: {}", proxy.listen, filter.port(),
+                 transparent.empty() ? "none" : transparent);
     mp::bus::notify_ready();
     mp::bus::start_watchdog(reactor);
     reactor.run();
@@ -124,7 +181,15 @@ int main(int argc, char** argv) {
     const auto& counters = filter.counters();
     spdlog::info("stopping: {} requests, {} allowed, {} blocked, {} tunnels", counters.requests,
                  counters.allowed, counters.blocked, counters.tunnels);
-    if (nftables) nftables->remove();
+    // A stop is mostly a restart (`mpctl restart webfilter`, an upgrade): the rules stay and
+    // send station users' web to a proxy that is back in a moment, rather than to anywhere.
+    if (nftables && remove_rules_on_stop) {
+      if (std::string error = nftables->remove(); !error.empty()) {
+        spdlog::error("nftables: the rules stay: {}", error);
+      }
+    } else if (nftables) {
+      spdlog::info("nftables: the rules stay in place (station users' web waits for the proxy)");
+    }
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return 1;

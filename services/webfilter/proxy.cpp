@@ -1,7 +1,6 @@
 #include "proxy.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
+#include <arpa/inet.h>  // before linux/netfilter_ipv4.h, which needs netinet/in.h first
 #include <linux/netfilter_ipv4.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -13,14 +12,20 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <functional>
+#include <optional>
 #include <system_error>
 #include <unordered_map>
 #include <vector>
 
+#include "block_page.h"
+#include "destinations.h"
+#include "listen_address.h"
 #include "peer_identity.h"
+#include "proxy_connection.h"
 #include "resolver.h"
-#include "tls_sni.h"
+#include "socket_address.h"
+#include "tunnel.h"
+#include "upstream_pool.h"
 
 #ifndef IP6T_SO_ORIGINAL_DST
 #define IP6T_SO_ORIGINAL_DST 80
@@ -30,353 +35,51 @@ namespace mp::webfilter {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-constexpr uid_t kUnknownUid = static_cast<uid_t>(-1);
+using Clock = ProxyClock;
 constexpr int kMaxEvents = 256;
-constexpr std::size_t kMaxFreeBuffers = 1024;
 // A TLS alert record: fatal, access_denied. The client learns it was refused, not why.
 constexpr std::string_view kTlsAccessDenied("\x15\x03\x03\x00\x02\x02\x31", 7);
 constexpr std::string_view kConnectEstablished = "HTTP/1.1 200 Connection established\r\n\r\n";
 
-// Fixed-size byte blocks, reused: a connection holds them only while bytes are in flight.
-class BufferPool {
- public:
-  explicit BufferPool(std::size_t size) : size_(size) {}
-  std::size_t size() const { return size_; }
-  std::unique_ptr<char[]> get() {
-    if (free_.empty()) return std::unique_ptr<char[]>(new char[size_]);
-    auto block = std::move(free_.back());
-    free_.pop_back();
-    return block;
-  }
-  void put(std::unique_ptr<char[]> block) {
-    if (free_.size() < kMaxFreeBuffers) free_.push_back(std::move(block));
-  }
-
- private:
-  std::size_t size_;
-  std::vector<std::unique_ptr<char[]>> free_;
-};
-
-// Bytes between a socket and the other side: [head, tail) of a pooled block.
-class Buffer {
- public:
-  explicit Buffer(BufferPool& pool) : pool_(&pool) {}
-  bool empty() const { return head_ == tail_; }
-  std::size_t size() const { return tail_ - head_; }
-  std::size_t space() const { return pool_->size() - size(); }
-  const char* data() const { return block_.get() + head_; }
-  std::string_view view() const { return {data(), size()}; }
-
-  // Contiguous room for up to space() bytes at the end.
-  char* prepare() {
-    if (!block_) block_ = pool_->get();
-    if (head_ > 0 && tail_ == pool_->size()) compact();
-    if (pool_->size() - tail_ < space()) compact();
-    return block_.get() + tail_;
-  }
-  void commit(std::size_t n) { tail_ += n; }
-  void consume(std::size_t n) {
-    head_ += n;
-    if (head_ == tail_) head_ = tail_ = 0;
-  }
-  std::size_t append(const char* p, std::size_t n) {
-    n = std::min(n, space());
-    if (n == 0) return 0;
-    std::memcpy(prepare(), p, n);
-    tail_ += n;
-    return n;
-  }
-  std::size_t append(std::string_view s) { return append(s.data(), s.size()); }
-  void clear() { head_ = tail_ = 0; }
-  void release() {
-    if (block_ && empty()) pool_->put(std::move(block_));
-  }
-
- private:
-  void compact() {
-    std::memmove(block_.get(), block_.get() + head_, size());
-    tail_ -= head_;
-    head_ = 0;
-  }
-  BufferPool* pool_;
-  std::unique_ptr<char[]> block_;
-  std::size_t head_ = 0;
-  std::size_t tail_ = 0;
-};
-
-enum class Kind : std::uint8_t { listener, transparent_listener, client, upstream, resolver };
-
-struct Endpoint {
-  explicit Endpoint(Kind k) : kind(k) {}
-  Kind kind;
-};
-
-// One socket and its two buffers: `in` what it sent us, `out` what waits to be sent to it.
-struct Side {
-  explicit Side(BufferPool& pool) : in(pool), out(pool) {}
-  int fd = -1;
-  Buffer in;
-  Buffer out;
-  bool eof = false;
-  bool failed = false;
-  bool shut_write = false;
-  // What epoll last said, so no syscall is spent on a socket with nothing to read or no room:
-  // cleared by a short read, a short write or EAGAIN, set again by the next event.
-  bool readable = false;
-  bool writable = true;
-  std::uint32_t events = 0;
-};
-
-void note_events(Side& s, std::uint32_t events) {
-  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) s.readable = true;
-  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) s.writable = true;
-}
-
-struct Client;
-
-struct Upstream : Endpoint {
-  explicit Upstream(BufferPool& pool) : Endpoint(Kind::upstream), side(pool) {}
-  Side side;
-  std::string key;  // destination: "host:port", or "=address:port" for a fixed address
-  Client* owner = nullptr;
-  bool connecting = false;
-  bool closed = false;
-  bool parked = false;  // idle in the pool
-  bool reused = false;  // taken from the pool for the current exchange
-  Clock::time_point idle_since;
-};
-
-enum class State { sniff, reading_head, resolving, connecting, forwarding, hello, tunnel, closing };
-enum class Body { none, length, chunked, until_close };
-enum class ResponseState { head, body, done };
-
-struct Client : Endpoint {
-  Client(BufferPool& pool, const HttpLimits& limits, const HttpLimits& response_limits)
-      : Endpoint(Kind::client),
-        side(pool),
-        scanner(limits, true),
-        response_scanner(response_limits, false) {}
-  std::uint64_t id = 0;
-  Side side;
-  uid_t uid = kUnknownUid;
-  bool transparent = false;
-  sockaddr_storage original_destination{};
-  State state = State::reading_head;
-  Clock::time_point deadline;
-  bool closed = false;
-  bool head_started = false;
-
-  // The request.
-  HeadScanner scanner;
-  RequestHead request;
-  Host host;     // the destination's name, normalised
-  Host scratch;  // a second host to compare with (Host header, SNI)
-  std::string sni;
-  std::uint16_t port = 0;
-  bool tunnel = false;  // CONNECT, or TLS on the transparent listener
-  bool is_head = false;
-  bool http10 = false;
-  bool keep_alive = false;
-  std::string head_out;  // the request head as sent to the origin
-  Body request_body = Body::none;
-  std::uint64_t request_left = 0;
-  ChunkedDecoder request_chunks;
-  bool request_done = false;
-  bool retried = false;
-
-  // The destination.
-  std::string key;
-  std::vector<sockaddr_storage> addresses;
-  std::size_t next_address = 0;
-  bool refused_destination = false;
-  Upstream* up = nullptr;
-
-  // The response.
-  HeadScanner response_scanner;
-  ResponseHead response;
-  ResponseState response_state = ResponseState::head;
-  Body response_body = Body::none;
-  std::uint64_t response_left = 0;
-  ChunkedDecoder response_chunks;
-  bool dechunk = false;           // chunked from the origin, plain to an HTTP/1.0 client
-  bool response_seen = false;     // any response bytes arrived
-  bool response_started = false;  // response bytes went to the client
-  bool upstream_reusable = false;
-  bool client_keeps = false;
-};
-
-bool same_address(const sockaddr_storage& a, const sockaddr_storage& b) {
-  if (a.ss_family != b.ss_family) return false;
-  if (a.ss_family == AF_INET) {
-    const auto& x = reinterpret_cast<const sockaddr_in&>(a);
-    const auto& y = reinterpret_cast<const sockaddr_in&>(b);
-    return x.sin_port == y.sin_port && x.sin_addr.s_addr == y.sin_addr.s_addr;
-  }
-  if (a.ss_family == AF_INET6) {
-    const auto& x = reinterpret_cast<const sockaddr_in6&>(a);
-    const auto& y = reinterpret_cast<const sockaddr_in6&>(b);
-    return x.sin6_port == y.sin6_port &&
-           std::memcmp(&x.sin6_addr, &y.sin6_addr, sizeof x.sin6_addr) == 0;
-  }
-  return false;
-}
-
-void set_port(sockaddr_storage& a, std::uint16_t port) {
-  if (a.ss_family == AF_INET) reinterpret_cast<sockaddr_in&>(a).sin_port = htons(port);
-  if (a.ss_family == AF_INET6) reinterpret_cast<sockaddr_in6&>(a).sin6_port = htons(port);
-}
-
-std::uint16_t port_of(const sockaddr_storage& a) {
-  if (a.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(a).sin_port);
-  if (a.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(a).sin6_port);
-  return 0;
-}
-
-socklen_t length_of(const sockaddr_storage& a) {
-  return a.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-}
-
-// The address without port, as text, into `host` (an IP Host).
-void address_host(const sockaddr_storage& a, Host& host) {
-  char text[INET6_ADDRSTRLEN] = "";
-  if (a.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(a).sin_addr, text, sizeof text);
-    host.kind = HostKind::ipv4;
-  } else {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(a).sin6_addr, text, sizeof text);
-    host.kind = HostKind::ipv6;
-  }
-  host.text.assign(text);
-}
-
-bool is_loopback(const sockaddr_storage& a) {
-  if (a.ss_family == AF_INET) {
-    return (ntohl(reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr) >> 24) == 127;
-  }
-  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a).sin6_addr;
-  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
-  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
-}
-
-bool is_unspecified(const sockaddr_storage& a) {
-  if (a.ss_family == AF_INET) {
-    return reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr == htonl(INADDR_ANY);
-  }
-  const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a).sin6_addr;
-  if (IN6_IS_ADDR_UNSPECIFIED(&v6)) return true;
-  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 0 && v6.s6_addr[13] == 0 &&
-         v6.s6_addr[14] == 0 && v6.s6_addr[15] == 0;
-}
-
-// "127.0.0.1:3128", "[::1]:3128"; port 0 takes any free port.
-bool parse_listen_address(const std::string& text, sockaddr_storage& address) {
-  auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size() || text.size() - colon > 6) {
-    return false;
-  }
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  std::uint32_t port = 0;
-  for (char c : text.substr(colon + 1)) {
-    if (c < '0' || c > '9') return false;
-    port = port * 10 + static_cast<std::uint32_t>(c - '0');
-  }
-  return port <= 65535 && parse_numeric_address(host, static_cast<std::uint16_t>(port), address);
-}
-
-int bind_listener(const std::string& text, sockaddr_storage& bound) {
-  sockaddr_storage address;
-  if (!parse_listen_address(text, address)) {
-    throw std::system_error(EINVAL, std::generic_category(), "listen address '" + text + "'");
-  }
-  int fd = socket(address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "socket");
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length_of(address)) != 0 ||
-      listen(fd, 4096) != 0) {
-    int error = errno;
-    close(fd);
-    throw std::system_error(error, std::generic_category(), "listen on " + text);
-  }
-  socklen_t length = sizeof bound;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
-  return fd;
-}
-
-const char* status_text(int status) {
-  switch (status) {
-    case 400:
-      return "Bad Request";
-    case 403:
-      return "Forbidden";
-    case 408:
-      return "Request Timeout";
-    case 414:
-      return "URI Too Long";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 501:
-      return "Not Implemented";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    case 505:
-      return "HTTP Version Not Supported";
-  }
-  return "Error";
-}
-
-void append_escaped(std::string& out, std::string_view text) {
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
+// The destination of a redirected connection, or nullopt if it was not redirected.
+std::optional<sockaddr_storage> original_destination(int fd, const sockaddr_storage& local) {
+  sockaddr_storage original{};
+  socklen_t length = sizeof original;
+  bool found = local.ss_family == AF_INET
+                   ? getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &original, &length) == 0
+                   : getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &original, &length) == 0;
+  // Without a redirect the "original" destination is the listener itself.
+  if (!found || same_address(original, local)) return std::nullopt;
+  return original;
 }
 
 }  // namespace
 
 struct Proxy::Impl {
   Impl(ProxyOptions o, AccessPolicy& p, Resolver& r, PeerIdentity* i)
-      : options(std::move(o)), policy(p), resolver(r), identity(i), pool(options.buffer_bytes) {}
+      : options(std::move(o)),
+        policy(p),
+        resolver(r),
+        identity(i),
+        pool(options.buffer_bytes),
+        idle(options.max_idle_upstreams, options.max_idle_per_destination) {}
   ~Impl();
 
   void setup();
+  void listen_on(const std::string& address, bool transparent);
   void poll();
   void tick();
 
   // Connections.
-  void accept_all(bool transparent);
+  void accept_all(Listener& listener);
   void on_client_event(Client& c, std::uint32_t events);
   void on_upstream_event(Upstream& up, std::uint32_t events);
   void on_resolved(const std::string& name, const Resolver::Addresses* addresses);
   void drive(Client& c);
-  bool read_into(Side& s);
-  bool flush(Side& s);
-  std::size_t forward(Side& to, const char* p, std::size_t n);
   void watch(Side& s, Endpoint* endpoint, bool want_read);
   void close_client(Client& c);
   void close_upstream(Upstream& up);
+  void bury();
 
   // The exchange.
   bool advance(Client& c);
@@ -384,7 +87,9 @@ struct Proxy::Impl {
   bool read_head(Client& c);
   void handle_request(Client& c, std::size_t head_size);
   bool read_hello(Client& c);
+  bool refuse_encrypted_hello(Client& c);
   void start_upstream(Client& c, bool may_reuse);
+  void use_addresses(Client& c, const Resolver::Addresses& resolved);
   void connect_next(Client& c);
   void on_connected(Client& c);
   bool pump_request(Client& c);
@@ -398,9 +103,7 @@ struct Proxy::Impl {
   void refuse_tls(Client& c, const char* reason);
   void on_timeout(Client& c);
   bool destination_allowed(const sockaddr_storage& a) const;
-  Upstream* take_idle(const std::string& key);
   void park(Upstream& up);
-  void bury();
 
   ProxyOptions options;
   AccessPolicy& policy;
@@ -411,20 +114,14 @@ struct Proxy::Impl {
   Clock::time_point now = Clock::now();
 
   int epoll_fd = -1;
-  int listen_fd = -1;
-  int transparent_fd = -1;
-  sockaddr_storage listen_address{};
-  sockaddr_storage transparent_address{};
-  Endpoint listener{Kind::listener};
-  Endpoint transparent_listener{Kind::transparent_listener};
+  std::vector<std::unique_ptr<Listener>> listeners;  // the forward one first
   Endpoint resolver_endpoint{Kind::resolver};
   bool accepting_paused = false;
 
   std::uint64_t next_id = 1;
   std::unordered_map<std::uint64_t, std::unique_ptr<Client>> clients;
   std::unordered_map<Upstream*, std::unique_ptr<Upstream>> upstreams;
-  std::unordered_map<std::string, std::vector<Upstream*>> idle;  // by destination; may be empty
-  std::size_t idle_count = 0;
+  UpstreamPool<Upstream> idle;
   std::unordered_map<uid_t, std::size_t> per_uid;
   std::unordered_map<std::string, std::vector<std::uint64_t>> waiting_for_dns;
   std::vector<std::unique_ptr<Client>> dead_clients;
@@ -439,24 +136,37 @@ Proxy::Impl::~Impl() {
   for (auto& [p, up] : upstreams) {
     if (up->side.fd >= 0) close(up->side.fd);
   }
-  if (listen_fd >= 0) close(listen_fd);
-  if (transparent_fd >= 0) close(transparent_fd);
+  for (auto& listener : listeners) close(listener->fd);
   if (epoll_fd >= 0) close(epoll_fd);
 }
 
 void Proxy::Impl::setup() {
   epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
-  listen_fd = bind_listener(options.listen, listen_address);
-  epoll_event event{EPOLLIN, {.ptr = &listener}};
-  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &event);
-  if (!options.transparent_listen.empty()) {
-    transparent_fd = bind_listener(options.transparent_listen, transparent_address);
-    event = epoll_event{EPOLLIN, {.ptr = &transparent_listener}};
-    epoll_ctl(epoll_fd, EPOLL_CTL_ADD, transparent_fd, &event);
+  listen_on(options.listen, false);
+  for (const auto& address : options.transparent_listen) {
+    try {
+      listen_on(address, true);
+    } catch (const std::system_error& e) {
+      // A host without IPv6 cannot listen on [::1]: its station users have no IPv6 web to
+      // redirect (nftables rejects what there is).
+      bool no_ipv6 = (e.code().value() == EADDRNOTAVAIL || e.code().value() == EAFNOSUPPORT) &&
+                     address.starts_with("[");
+      if (!no_ipv6) throw;
+      spdlog::warn("no IPv6 transparent listener ({}): {}", address, e.what());
+    }
   }
-  event = epoll_event{EPOLLIN, {.ptr = &resolver_endpoint}};
+  epoll_event event{EPOLLIN, {.ptr = &resolver_endpoint}};
   epoll_ctl(epoll_fd, EPOLL_CTL_ADD, resolver.fd(), &event);
+}
+
+void Proxy::Impl::listen_on(const std::string& address, bool transparent) {
+  auto listener = std::make_unique<Listener>();
+  listener->fd = bind_listener(address, listener->address);
+  listener->transparent = transparent;
+  epoll_event event{EPOLLIN, {.ptr = static_cast<Endpoint*>(listener.get())}};
+  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listener->fd, &event);
+  listeners.push_back(std::move(listener));
 }
 
 void Proxy::Impl::poll() {
@@ -469,10 +179,7 @@ void Proxy::Impl::poll() {
       auto* endpoint = static_cast<Endpoint*>(events[i].data.ptr);
       switch (endpoint->kind) {
         case Kind::listener:
-          accept_all(false);
-          break;
-        case Kind::transparent_listener:
-          accept_all(true);
+          accept_all(*static_cast<Listener*>(endpoint));
           break;
         case Kind::resolver:
           resolver.drain([this](const std::string& name, const Resolver::Addresses* addresses) {
@@ -501,11 +208,9 @@ void Proxy::Impl::tick() {
   now = Clock::now();
   if (accepting_paused) {
     accepting_paused = false;
-    epoll_event event{EPOLLIN, {.ptr = &listener}};
-    epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listen_fd, &event);
-    if (transparent_fd >= 0) {
-      event = epoll_event{EPOLLIN, {.ptr = &transparent_listener}};
-      epoll_ctl(epoll_fd, EPOLL_CTL_MOD, transparent_fd, &event);
+    for (auto& listener : listeners) {
+      epoll_event event{EPOLLIN, {.ptr = static_cast<Endpoint*>(listener.get())}};
+      epoll_ctl(epoll_fd, EPOLL_CTL_MOD, listener->fd, &event);
     }
   }
   std::vector<Client*> due;
@@ -515,37 +220,28 @@ void Proxy::Impl::tick() {
   for (Client* c : due) {
     if (!c->closed) on_timeout(*c);
   }
-  std::vector<Upstream*> stale;
-  for (auto& [key, list] : idle) {
-    for (Upstream* up : list) {
-      if (now - up->idle_since >= options.upstream_idle_timeout) stale.push_back(up);
-    }
-  }
-  for (Upstream* up : stale) close_upstream(*up);
-  // Empty lists are kept (a destination in use parks and takes without allocating) until
-  // there are many.
-  if (idle.size() > options.max_idle_upstreams) {
-    std::erase_if(idle, [](const auto& entry) { return entry.second.empty(); });
-  }
+  for (Upstream* up : idle.expired(now, options.upstream_idle_timeout)) close_upstream(*up);
+  idle.trim();
   bury();
 }
 
 // Accepting ------------------------------------------------------------------------------------
 
-void Proxy::Impl::accept_all(bool transparent) {
-  int fd_listen = transparent ? transparent_fd : listen_fd;
+void Proxy::Impl::accept_all(Listener& listener) {
   for (int i = 0; i < 128; ++i) {
     sockaddr_storage peer{};
     socklen_t length = sizeof peer;
-    int fd = accept4(fd_listen, reinterpret_cast<sockaddr*>(&peer), &length,
+    int fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&peer), &length,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors: stop listening until the next tick instead of spinning.
         spdlog::warn("accept: {}; pausing new connections", std::strerror(errno));
         accepting_paused = true;
-        epoll_event event{0, {.ptr = transparent ? &transparent_listener : &listener}};
-        epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fd_listen, &event);
+        for (auto& each : listeners) {
+          epoll_event event{0, {.ptr = static_cast<Endpoint*>(each.get())}};
+          epoll_ctl(epoll_fd, EPOLL_CTL_MOD, each->fd, &event);
+        }
       }
       return;
     }
@@ -558,18 +254,15 @@ void Proxy::Impl::accept_all(bool transparent) {
     length = sizeof server;
     getsockname(fd, reinterpret_cast<sockaddr*>(&server), &length);
     sockaddr_storage original{};
-    if (transparent) {
-      length = sizeof original;
-      bool found = server.ss_family == AF_INET
-                       ? getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &original, &length) == 0
-                       : getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &original, &length) == 0;
-      // Without a redirect the "original" destination is this listener itself.
-      if (!found || same_address(original, transparent_address) || same_address(original, server)) {
+    if (listener.transparent) {
+      auto redirected = original_destination(fd, server);
+      // A connection made straight to the port carries no destination to judge.
+      if (!redirected) {
         ++counters.refused_connections;
         close(fd);
         continue;
       }
-      server = original;
+      original = server = *redirected;
     }
     uid_t uid = kUnknownUid;
     if (identity) uid = identity->owner(peer, server).value_or(kUnknownUid);
@@ -588,9 +281,9 @@ void Proxy::Impl::accept_all(bool transparent) {
     c.id = next_id++;
     c.side.fd = fd;
     c.uid = uid;
-    c.transparent = transparent;
+    c.transparent = listener.transparent;
     c.original_destination = original;
-    c.state = transparent ? State::sniff : State::reading_head;
+    c.state = listener.transparent ? State::sniff : State::reading_head;
     c.deadline = now + options.header_timeout;
     c.side.events = EPOLLIN;
     epoll_event event{EPOLLIN, {.ptr = static_cast<Endpoint*>(&c)}};
@@ -636,61 +329,6 @@ void Proxy::Impl::on_upstream_event(Upstream& up, std::uint32_t events) {
     note_events(up.side, events);
   }
   drive(c);
-}
-
-bool Proxy::Impl::read_into(Side& s) {
-  if (s.fd < 0 || s.eof || s.failed || !s.readable) return false;
-  std::size_t room = s.in.space();
-  if (room == 0) return false;
-  char* p = s.in.prepare();
-  ssize_t n = recv(s.fd, p, room, 0);
-  if (n > 0) {
-    s.in.commit(static_cast<std::size_t>(n));
-    if (static_cast<std::size_t>(n) < room) s.readable = false;  // drained, most likely
-    return true;
-  }
-  s.readable = false;
-  if (n == 0) {
-    s.eof = true;
-    return true;
-  }
-  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return false;
-  s.failed = true;
-  return true;
-}
-
-bool Proxy::Impl::flush(Side& s) {
-  if (s.fd < 0 || s.failed || s.out.empty() || !s.writable) return false;
-  ssize_t n = send(s.fd, s.out.data(), s.out.size(), MSG_NOSIGNAL);
-  if (n > 0) {
-    if (static_cast<std::size_t>(n) < s.out.size()) s.writable = false;
-    s.out.consume(static_cast<std::size_t>(n));
-    return true;
-  }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-    s.writable = false;
-    return false;
-  }
-  s.failed = true;
-  return true;
-}
-
-// Sends what it can at once when nothing is queued, queues what it can of the rest; returns
-// how many bytes it took. A broken side takes everything (the caller closes it).
-std::size_t Proxy::Impl::forward(Side& to, const char* p, std::size_t n) {
-  if (to.failed) return n;
-  std::size_t done = 0;
-  if (to.out.empty() && to.writable) {
-    ssize_t w = send(to.fd, p, n, MSG_NOSIGNAL);
-    if (w > 0) {
-      done = static_cast<std::size_t>(w);
-    } else if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      to.failed = true;
-      return n;
-    }
-    if (done < n) to.writable = false;
-  }
-  return done + to.out.append(p + done, n - done);
 }
 
 void Proxy::Impl::watch(Side& s, Endpoint* endpoint, bool want_read) {
@@ -758,18 +396,7 @@ void Proxy::Impl::close_client(Client& c) {
 void Proxy::Impl::close_upstream(Upstream& up) {
   if (up.closed) return;
   up.closed = true;
-  if (up.parked) {
-    up.parked = false;
-    auto list = idle.find(up.key);
-    if (list != idle.end()) {
-      auto& v = list->second;
-      auto at = std::find(v.begin(), v.end(), &up);
-      if (at != v.end()) {
-        v.erase(at);
-        --idle_count;
-      }
-    }
-  }
+  idle.remove(up);
   up.owner = nullptr;
   close(up.side.fd);
   up.side.fd = -1;
@@ -960,13 +587,13 @@ void Proxy::Impl::handle_request(Client& c, std::size_t head_size) {
 }
 
 bool Proxy::Impl::read_hello(Client& c) {
-  HelloStatus status = parse_client_hello(c.side.in.view(), c.sni);
+  HelloStatus status = parse_client_hello(c.side.in.view(), c.hello);
   if (status == HelloStatus::need_more) {
     if (c.side.eof) close_client(c);
     return c.side.eof;
   }
   if (status == HelloStatus::ok) {
-    if (!normalize_host(c.sni, c.scratch) || c.scratch.is_ip()) {
+    if (!normalize_host(c.hello.server_name, c.scratch) || c.scratch.is_ip()) {
       refuse_tls(c, "invalid server name");
       return true;
     }
@@ -1006,7 +633,18 @@ bool Proxy::Impl::read_hello(Client& c) {
     }
     ++counters.allowed;
   }
+  if (refuse_encrypted_hello(c)) return true;
   start_upstream(c, false);
+  return true;
+}
+
+// With Encrypted Client Hello the name judged is only the provider's public one, and the real
+// one is hidden: in allow-only mode that would let any site through behind an allowed name.
+bool Proxy::Impl::refuse_encrypted_hello(Client& c) {
+  if (!c.hello.encrypted_client_hello) return false;
+  if (!policy.ready() || policy.rules_for(c.uid).mode() != WebMode::allow_only) return false;
+  ++counters.refused_ech;
+  refuse_tls(c, "Encrypted Client Hello is refused in allow-only mode");
   return true;
 }
 
@@ -1021,58 +659,59 @@ void Proxy::Impl::refuse_tls(Client& c, const char* reason) {
 
 bool Proxy::Impl::destination_allowed(const sockaddr_storage& a) const {
   if (is_unspecified(a)) return false;
-  if (same_address(a, listen_address)) return false;
-  if (transparent_fd >= 0 && same_address(a, transparent_address)) return false;
+  for (const auto& listener : listeners) {
+    if (same_address(a, listener->address)) return false;
+  }
   if (is_loopback(a) && !options.allow_loopback_upstream) return false;
   return true;
 }
 
 void Proxy::Impl::start_upstream(Client& c, bool may_reuse) {
-  c.key.clear();
-  if (c.transparent) {
-    Host address;
-    address_host(c.original_destination, address);
-    c.key.append("=").append(address.text);
-  } else {
-    c.key.append(c.host.text);
-  }
-  c.key.append(":").append(std::to_string(c.port));
+  c.key.assign(c.host.text).append(":").append(std::to_string(c.port));
   c.refused_destination = false;
   c.addresses.clear();
   c.next_address = 0;
 
   if (may_reuse && !c.tunnel) {
-    if (Upstream* up = take_idle(c.key)) {
+    if (Upstream* up = idle.take(c.key)) {
       ++counters.upstream_reuses;
+      up->reused = true;
       up->owner = &c;
       c.up = up;
       on_connected(c);
       return;
     }
   }
-  if (c.transparent) {
-    c.addresses.push_back(c.original_destination);
-  } else if (c.host.is_ip()) {
+  if (c.host.is_ip()) {
+    // An address is its own answer (for the transparent listener without a name: the original
+    // destination).
     sockaddr_storage address;
     if (parse_numeric_address(c.host.text, c.port, address)) c.addresses.push_back(address);
-  } else {
-    const Resolver::Addresses* found = nullptr;
-    switch (resolver.cached(c.host.text, found)) {
-      case Resolver::Cached::hit:
-        c.addresses = *found;
-        break;
-      case Resolver::Cached::failed:
-        upstream_failed(c, 502, "the host name does not resolve");
-        return;
-      case Resolver::Cached::miss:
-        waiting_for_dns[c.host.text].push_back(c.id);
-        resolver.lookup(c.host.text);
-        c.state = State::resolving;
-        c.deadline = now + options.connect_timeout;
-        return;
-    }
+    connect_next(c);
+    return;
   }
-  for (auto& address : c.addresses) set_port(address, c.port);
+  const Resolver::Addresses* found = nullptr;
+  switch (resolver.cached(c.host.text, found)) {
+    case Resolver::Cached::hit:
+      use_addresses(c, *found);
+      return;
+    case Resolver::Cached::failed:
+      upstream_failed(c, 502, "the host name does not resolve");
+      return;
+    case Resolver::Cached::miss:
+      waiting_for_dns[c.host.text].push_back(c.id);
+      resolver.lookup(c.host.text);
+      c.state = State::resolving;
+      c.deadline = now + options.connect_timeout;
+      return;
+  }
+}
+
+// The name's addresses, the client's original destination first if it is one of them.
+void Proxy::Impl::use_addresses(Client& c, const Resolver::Addresses& resolved) {
+  c.addresses =
+      destinations_for(resolved, c.port, c.transparent ? &c.original_destination : nullptr);
+  c.next_address = 0;
   connect_next(c);
 }
 
@@ -1089,10 +728,7 @@ void Proxy::Impl::on_resolved(const std::string& name, const Resolver::Addresses
     if (!addresses) {
       upstream_failed(c, 502, "the host name does not resolve");
     } else {
-      c.addresses = *addresses;
-      for (auto& address : c.addresses) set_port(address, c.port);
-      c.next_address = 0;
-      connect_next(c);
+      use_addresses(c, *addresses);
     }
     if (!c.closed) drive(c);
   }
@@ -1115,6 +751,9 @@ void Proxy::Impl::connect_next(Client& c) {
       continue;
     }
     ++counters.upstream_connects;
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("uid {}: {} -> {}", c.uid, c.key, to_string(address));
+    }
     auto upstream = std::make_unique<Upstream>(pool);
     Upstream& up = *upstream;
     up.side.fd = fd;
@@ -1161,7 +800,6 @@ void Proxy::Impl::on_connected(Client& c) {
   c.response_seen = false;
   c.response_started = false;
 }
-
 bool Proxy::Impl::pump_request(Client& c) {
   if (c.request_done) return false;
   Side& to = c.up->side;
@@ -1389,27 +1027,11 @@ void Proxy::Impl::finish_exchange(Client& c) {
   c.deadline = now + options.idle_timeout;
 }
 
-Upstream* Proxy::Impl::take_idle(const std::string& key) {
-  auto it = idle.find(key);
-  if (it == idle.end() || it->second.empty()) return nullptr;
-  Upstream* up = it->second.back();  // the most recently used: the least likely to be closed
-  it->second.pop_back();
-  --idle_count;
-  up->parked = false;
-  up->reused = true;
-  return up;
-}
-
 void Proxy::Impl::park(Upstream& up) {
-  auto& list = idle[up.key];
-  if (idle_count >= options.max_idle_upstreams || list.size() >= options.max_idle_per_destination) {
+  if (!idle.park(up, now)) {
     close_upstream(up);
     return;
   }
-  list.push_back(&up);
-  ++idle_count;
-  up.parked = true;
-  up.idle_since = now;
   up.side.in.release();
   up.side.out.release();
   watch(up.side, &up, true);
@@ -1432,8 +1054,16 @@ void Proxy::Impl::upstream_failed(Client& c, int status, const char* reason) {
     return;
   }
   spdlog::debug("uid {}: {}:{}: {}", c.uid, c.host.text, c.port, reason);
-  if (c.response_started || c.tunnel) {
-    close_client(c);  // too late for an HTTP answer
+  if (c.response_started) {
+    close_client(c);  // too late for an answer
+    return;
+  }
+  if (c.tunnel) {
+    // Inside a TLS handshake no HTTP answer fits: an alert tells the client it failed.
+    c.side.in.clear();
+    c.side.out.append(kTlsAccessDenied);
+    c.state = State::closing;
+    c.deadline = now + options.linger_timeout;
     return;
   }
   respond(c, status, reason, true);
@@ -1445,31 +1075,13 @@ void Proxy::Impl::respond(Client& c, int status, std::string_view message, bool 
     close_upstream(*c.up);
     c.up = nullptr;
   }
-  std::string body;
-  body.reserve(256 + message.size() + c.host.text.size());
-  body.append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
-  body.append(std::to_string(status)).append(" ").append(status_text(status));
-  body.append("</title></head><body>\n<h1>");
-  body.append(status == 403 ? "This site is blocked" : status_text(status));
-  body.append("</h1>\n");
-  if (!c.host.text.empty() && status == 403) {
-    body.append("<p><b>");
-    append_escaped(body, c.host.text);
-    body.append("</b></p>\n");
-  }
-  body.append("<p>");
-  append_escaped(body, message);
-  body.append("</p>\n</body></html>\n");
-
-  std::string& h = scratch;
-  h.clear();
-  h.append("HTTP/1.1 ").append(std::to_string(status)).append(" ").append(status_text(status));
-  h.append("\r\nContent-Type: text/html; charset=utf-8\r\nCache-Control: no-store\r\n");
-  h.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
-  if (close) h.append("Connection: close\r\n");
-  h.append("\r\n");
-  if (!c.is_head) h.append(body);
-  if (c.side.out.append(h) < h.size()) close = true;  // no room: at least do not hang
+  write_error_page(ErrorPage{.status = status,
+                             .host = c.host.text,
+                             .message = message,
+                             .close = close,
+                             .head_only = c.is_head},
+                   scratch);
+  if (c.side.out.append(scratch) < scratch.size()) close = true;  // no room: at least do not hang
   if (close) {
     c.state = State::closing;
     c.deadline = now + options.linger_timeout;
@@ -1482,34 +1094,12 @@ void Proxy::Impl::respond(Client& c, int status, std::string_view message, bool 
 }
 
 bool Proxy::Impl::pump_tunnel(Client& c) {
-  Upstream& up = *c.up;
-  bool progress = false;
-  if (!c.side.in.empty()) {
-    std::size_t taken = forward(up.side, c.side.in.data(), c.side.in.size());
-    c.side.in.consume(taken);
-    progress |= taken > 0;
-  }
-  if (!up.side.in.empty()) {
-    std::size_t taken = forward(c.side, up.side.in.data(), up.side.in.size());
-    up.side.in.consume(taken);
-    progress |= taken > 0;
-  }
-  // Half-closes pass through: each direction ends on its own.
-  if (c.side.eof && c.side.in.empty() && up.side.out.empty() && !up.side.shut_write) {
-    shutdown(up.side.fd, SHUT_WR);
-    up.side.shut_write = true;
-    progress = true;
-  }
-  if (up.side.eof && up.side.in.empty() && c.side.out.empty() && !c.side.shut_write) {
-    shutdown(c.side.fd, SHUT_WR);
-    c.side.shut_write = true;
-    progress = true;
-  }
-  if (c.side.failed || up.side.failed || (c.side.shut_write && up.side.shut_write)) {
+  TunnelStep step = mp::webfilter::pump_tunnel(c.side, c.up->side);
+  if (step.finished) {
     close_client(c);
     return true;
   }
-  return progress;
+  return step.progress;
 }
 
 // After a final answer: send it, stop writing, read and drop what the client still sends (so
@@ -1580,12 +1170,22 @@ Proxy::~Proxy() = default;
 int Proxy::fd() const { return impl_->epoll_fd; }
 void Proxy::poll() { impl_->poll(); }
 void Proxy::tick() { impl_->tick(); }
-std::uint16_t Proxy::port() const { return port_of(impl_->listen_address); }
+std::uint16_t Proxy::port() const { return port_of(impl_->listeners.front()->address); }
 std::uint16_t Proxy::transparent_port() const {
-  return impl_->transparent_fd >= 0 ? port_of(impl_->transparent_address) : 0;
+  for (const auto& listener : impl_->listeners) {
+    if (listener->transparent) return port_of(listener->address);
+  }
+  return 0;
+}
+std::vector<std::string> Proxy::transparent_addresses() const {
+  std::vector<std::string> out;
+  for (const auto& listener : impl_->listeners) {
+    if (listener->transparent) out.push_back(to_string(listener->address));
+  }
+  return out;
 }
 const ProxyCounters& Proxy::counters() const { return impl_->counters; }
 std::size_t Proxy::connections() const { return impl_->clients.size(); }
-std::size_t Proxy::idle_upstreams() const { return impl_->idle_count; }
+std::size_t Proxy::idle_upstreams() const { return impl_->idle.size(); }
 
 }  // namespace mp::webfilter

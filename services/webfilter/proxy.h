@@ -1,8 +1,15 @@
-// The filtering proxy: an HTTP/1.1 forward proxy (CONNECT for HTTPS) and a transparent
-// listener for connections nftables redirects, on one non-blocking epoll loop. Each request is
+// The filtering proxy: an HTTP/1.1 forward proxy (CONNECT for HTTPS) and transparent
+// listeners for connections nftables redirects, on one non-blocking epoll loop. Each request is
 // judged by the web policy of the station whose Unix user owns the client socket; HTTPS by the
-// CONNECT host and the ClientHello's SNI, which must agree. Keep-alive on both sides, upstream
+// CONNECT host and the ClientHello's SNI, which must agree. Whatever the client aimed at, the
+// proxy connects to an address of the judged name. Keep-alive on both sides, upstream
 // connections reused per destination, bodies streamed through fixed-size pooled buffers.
+//
+// Its parts: socket_address (addresses), listen_address (listen flags, binding), block_page
+// (the proxy's own answers), byte_buffer and socket_side (buffers and socket I/O),
+// upstream_pool (idle upstream connections), tunnel (CONNECT and TLS relaying), destinations
+// (where a judged host is connected to). This file is the exchange: accept, judge, connect,
+// forward.
 //
 // The loop is the caller's: register fd() with the service's Reactor, call poll() when it is
 // readable and tick() every ~100 ms. Bus messages and proxy I/O so share one thread.
@@ -16,6 +23,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "host_rules.h"
 #include "http_parser.h"
@@ -37,9 +45,12 @@ class AccessPolicy {
 };
 
 struct ProxyOptions {
-  std::string listen = "127.0.0.1:3128";              // forward proxy; port 0: any
-  std::string transparent_listen = "127.0.0.1:3129";  // nftables redirects; empty: none
-  std::set<std::uint16_t> connect_ports{443};         // CONNECT to other ports: 403
+  std::string listen = "127.0.0.1:3128";  // forward proxy; port 0: any
+  // Where nftables redirects station users' web traffic (IPv4 to the first IPv4 one, IPv6 to
+  // the first IPv6 one); empty: none. An IPv6 one that cannot be bound because the host has no
+  // IPv6 is left out with a warning.
+  std::vector<std::string> transparent_listen = {"127.0.0.1:3129", "[::1]:3129"};
+  std::set<std::uint16_t> connect_ports{443};  // CONNECT to other ports: 403
   // Off: the proxy refuses to connect to loopback addresses (they would reach local services
   // as the proxy's user). Tests with a local origin turn it on.
   bool allow_loopback_upstream = false;
@@ -66,9 +77,10 @@ struct ProxyCounters {
   std::uint64_t refused_connections = 0;  // over a connection limit, or no original destination
   std::uint64_t requests = 0;             // heads parsed, CONNECT included
   std::uint64_t allowed = 0;
-  std::uint64_t blocked = 0;          // by the policy (403)
-  std::uint64_t refused_tls = 0;      // SNI missing, mismatched, blocked, or not TLS
-  std::uint64_t client_errors = 0;    // 4xx other than blocks
+  std::uint64_t blocked = 0;        // by the policy (403)
+  std::uint64_t refused_tls = 0;    // SNI missing, mismatched, blocked, or not TLS
+  std::uint64_t refused_ech = 0;    // Encrypted Client Hello in allow-only mode (also refused_tls)
+  std::uint64_t client_errors = 0;  // 4xx other than blocks
   std::uint64_t upstream_errors = 0;  // 502/504
   std::uint64_t upstream_connects = 0;
   std::uint64_t upstream_reuses = 0;
@@ -89,7 +101,9 @@ class Proxy {
   void tick();
 
   std::uint16_t port() const;              // the bound forward port
-  std::uint16_t transparent_port() const;  // 0 without a transparent listener
+  std::uint16_t transparent_port() const;  // the first transparent listener's; 0: none
+  // Every bound transparent listener ("127.0.0.1:3129", "[::1]:3129").
+  std::vector<std::string> transparent_addresses() const;
   const ProxyCounters& counters() const;
   std::size_t connections() const;
   std::size_t idle_upstreams() const;

@@ -75,24 +75,6 @@ void work(std::shared_ptr<Resolver::Shared> shared) {
 
 }  // namespace
 
-bool parse_numeric_address(const std::string& text, std::uint16_t port, sockaddr_storage& out) {
-  out = sockaddr_storage{};
-  auto& v4 = reinterpret_cast<sockaddr_in&>(out);
-  if (inet_pton(AF_INET, text.c_str(), &v4.sin_addr) == 1) {
-    v4.sin_family = AF_INET;
-    v4.sin_port = htons(port);
-    return true;
-  }
-  out = sockaddr_storage{};
-  auto& v6 = reinterpret_cast<sockaddr_in6&>(out);
-  if (inet_pton(AF_INET6, text.c_str(), &v6.sin6_addr) == 1) {
-    v6.sin6_family = AF_INET6;
-    v6.sin6_port = htons(port);
-    return true;
-  }
-  return false;
-}
-
 Resolver::Resolver(ResolverOptions options)
     : options_(std::move(options)), shared_(std::make_shared<Shared>()) {
   shared_->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

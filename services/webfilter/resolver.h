@@ -16,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "socket_address.h"
+
 namespace mp::webfilter {
 
 struct ResolverOptions {
@@ -66,8 +68,5 @@ class Resolver {
   std::unordered_map<std::string, bool> pending_;
   std::size_t started_ = 0;
 };
-
-// Parses a numeric IPv4 or IPv6 address (no brackets) with `port` into `out`.
-bool parse_numeric_address(const std::string& text, std::uint16_t port, sockaddr_storage& out);
 
 }  // namespace mp::webfilter

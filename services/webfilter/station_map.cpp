@@ -81,8 +81,22 @@ void StationMap::rebuild() {
 void StationMap::apply_snapshot(mp::schema::Snapshot::Reader snapshot) {
   sessions_.clear();
   for (auto record : snapshot.getSessions()) apply(record);
+  users_.clear();
+  uid_by_name_.clear();
+  for (auto user : snapshot.getUsers()) users_.insert(text(user.getName()));
   rebuild();
   synced_ = true;
+}
+
+void StationMap::apply_user_update(mp::schema::UserUpdate::Reader update) {
+  std::string name = text(update.getUser().getName());
+  // A removed and re-added account may have a new uid: ask NSS again.
+  uid_by_name_.erase(name);
+  if (update.getRemoved()) {
+    users_.erase(name);
+  } else {
+    users_.insert(name);
+  }
 }
 
 void StationMap::apply_update(mp::schema::SessionUpdate::Reader update) {
@@ -101,7 +115,7 @@ std::string_view StationMap::station_of(uid_t uid) {
   auto it = by_uid_.find(uid);
   if (it == by_uid_.end() || it->second.expires <= now) {
     if (by_uid_.size() > 65536) by_uid_.clear();
-    auto name = users_.name_of(uid);
+    auto name = directory_.name_of(uid);
     std::string station(name ? station_of_user(*name) : std::string_view{});
     // Accounts are renamed rarely; a minute of staleness is the price of no NSS per request.
     it = by_uid_.insert_or_assign(uid, Cached{std::move(station), now + std::chrono::seconds(60)})
@@ -112,9 +126,20 @@ std::string_view StationMap::station_of(uid_t uid) {
 
 std::set<uid_t> StationMap::station_uids() {
   std::set<uid_t> uids;
-  for (const auto& [user, station] : station_by_user_) {
-    if (auto uid = users_.uid_of(user)) uids.insert(*uid);
-  }
+  auto add = [&](const std::string& name) {
+    if (name.empty()) return;
+    auto known = uid_by_name_.find(name);
+    if (known != uid_by_name_.end()) {
+      uids.insert(known->second);
+      return;
+    }
+    if (auto uid = directory_.uid_of(name)) {
+      uid_by_name_.emplace(name, *uid);
+      uids.insert(*uid);
+    }
+  };
+  for (const auto& name : users_) add(name);
+  for (const auto& [user, station] : station_by_user_) add(user);
   return uids;
 }
 

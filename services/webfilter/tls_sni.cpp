@@ -79,7 +79,7 @@ HelloStatus read_server_name(Cursor ext, std::string& server_name) {
   return found ? HelloStatus::ok : HelloStatus::no_sni;
 }
 
-HelloStatus read_client_hello(Cursor body, std::string& server_name) {
+HelloStatus read_client_hello(Cursor body, ClientHello& hello) {
   std::uint8_t major, minor, session_id_size, compression_size;
   std::uint16_t suites_size;
   if (!body.u8(major) || !body.u8(minor) || major != 3) return HelloStatus::malformed;
@@ -108,10 +108,15 @@ HelloStatus read_client_hello(Cursor body, std::string& server_name) {
     if (!extensions.u16(type) || !extensions.u16(size) || !extensions.take(size, ext)) {
       return HelloStatus::malformed;
     }
+    if (type == kEncryptedClientHelloExtension) {
+      if (hello.encrypted_client_hello) return HelloStatus::malformed;  // duplicate extension
+      hello.encrypted_client_hello = true;
+      continue;
+    }
     if (type != kServerNameExtension) continue;
     if (seen_server_name) return HelloStatus::malformed;  // duplicate extension
     seen_server_name = true;
-    result = read_server_name(ext, server_name);
+    result = read_server_name(ext, hello.server_name);
     if (result == HelloStatus::malformed) return result;
   }
   return result;
@@ -138,7 +143,15 @@ const char* to_string(HelloStatus status) {
 }
 
 HelloStatus parse_client_hello(std::string_view data, std::string& server_name) {
-  server_name.clear();
+  ClientHello hello;
+  HelloStatus status = parse_client_hello(data, hello);
+  server_name = std::move(hello.server_name);
+  return status;
+}
+
+HelloStatus parse_client_hello(std::string_view data, ClientHello& hello) {
+  hello.server_name.clear();
+  hello.encrypted_client_hello = false;
   const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
   // Refuse garbage on the first bytes rather than waiting for a record that never comes.
   if (data.size() >= 1 && bytes[0] != kHandshakeRecord) return HelloStatus::not_tls;
@@ -172,7 +185,7 @@ HelloStatus parse_client_hello(std::string_view data, std::string& server_name) 
     }
   }
   Cursor body(reinterpret_cast<const std::uint8_t*>(handshake.data()) + 4, message_size);
-  return read_client_hello(body, server_name);
+  return read_client_hello(body, hello);
 }
 
 }  // namespace mp::webfilter

@@ -9,25 +9,26 @@ using mp::schema::Envelope;
 
 namespace {
 
-std::uint64_t session_snapshot_version(const Incoming& reply) {
-  if (reply.which() != Envelope::SESSION_SNAPSHOT) return 0;
-  return reply.envelope().getSessionSnapshot().getInfo().getVersion();
+// Snapshots come in pages (lib/bus Replica); the replicas join them (on_snapshot).
+std::optional<mp::schema::SnapshotResponse::Reader> session_snapshot_info(const Incoming& page) {
+  if (page.which() != Envelope::SESSION_SNAPSHOT) return std::nullopt;
+  return page.envelope().getSessionSnapshot().getInfo();
 }
 
-std::uint64_t policy_snapshot_version(const Incoming& reply) {
-  if (reply.which() != Envelope::POLICY_SNAPSHOT) return 0;
-  return reply.envelope().getPolicySnapshot().getInfo().getVersion();
+std::optional<mp::schema::SnapshotResponse::Reader> policy_snapshot_info(const Incoming& page) {
+  if (page.which() != Envelope::POLICY_SNAPSHOT) return std::nullopt;
+  return page.envelope().getPolicySnapshot().getInfo();
 }
 
 }  // namespace
 
 WebfilterService::WebfilterService(mp::bus::Client& client, UserDirectory& users,
-                                   Nftables* nftables)
+                                   StationFirewall* firewall)
     : client_(client),
-      nftables_(nftables),
+      firewall_(firewall),
       stations_(users),
       session_replica_(client, std::string(kSessionService), std::string(kSessionTopic),
-                       session_snapshot_version,
+                       session_snapshot_info,
                        mp::bus::Replica::Callbacks{
                            .on_snapshot =
                                [this](const Incoming& snapshot, std::uint64_t version) {
@@ -37,18 +38,23 @@ WebfilterService::WebfilterService(mp::bus::Client& client, UserDirectory& users
                                    return;
                                  }
                                  stations_.apply_snapshot(snapshot.envelope().getSessionSnapshot());
-                                 spdlog::info("sessions synced at version {}: {} open", version,
-                                              stations_.sessions());
-                                 sessions_changed();
+                                 spdlog::info("sessions synced at version {}: {} open, {} user(s)",
+                                              version, stations_.sessions(), stations_.users());
+                                 update_firewall();
                                },
                            .on_update =
                                [this](std::string_view, const Incoming& update) {
-                                 if (update.which() != Envelope::SESSION_UPDATE) return;
-                                 stations_.apply_update(update.envelope().getSessionUpdate());
-                                 sessions_changed();
+                                 if (update.which() == Envelope::SESSION_UPDATE) {
+                                   stations_.apply_update(update.envelope().getSessionUpdate());
+                                 } else if (update.which() == Envelope::USER_UPDATE) {
+                                   stations_.apply_user_update(update.envelope().getUserUpdate());
+                                 } else {
+                                   return;
+                                 }
+                                 update_firewall();
                                }}),
       policy_replica_(client, std::string(kPolicyService), std::string(kPolicyTopic),
-                      policy_snapshot_version,
+                      policy_snapshot_info,
                       mp::bus::Replica::Callbacks{
                           .on_snapshot =
                               [this](const Incoming& snapshot, std::uint64_t version) {
@@ -74,8 +80,46 @@ WebfilterService::WebfilterService(mp::bus::Client& client, UserDirectory& users
                               }}) {}
 
 void WebfilterService::start() {
+  client_.serve(
+      [this](const Incoming& request, Envelope::Builder reply) { return serve(request, reply); });
   session_replica_.start();
   policy_replica_.start();
+}
+
+bool WebfilterService::serve(const Incoming& request, Envelope::Builder reply) {
+  if (request.which() != Envelope::WEB_ADMIT) return false;
+  admit(request, reply);
+  return true;
+}
+
+void WebfilterService::admit(const Incoming& request, Envelope::Builder reply) {
+  auto body = request.envelope().getWebAdmit();
+  auto uid = static_cast<uid_t>(body.getUid());
+  std::string_view user(body.getUser().cStr(), body.getUser().size());
+  if (uid == 0 || uid == static_cast<uid_t>(-1)) {
+    return mp::bus::set_error(reply, mp::schema::Error::Kind::INVALID,
+                              "uid " + std::to_string(uid) + " is never under the web rules");
+  }
+  if (!firewall_) {
+    return mp::bus::set_error(
+        reply, mp::schema::Error::Kind::UNAVAILABLE,
+        "this mp-webfilter does not manage nftables (not root, or --no-nftables)");
+  }
+  if (uid == firewall_->proxy_uid()) {
+    return mp::bus::set_error(reply, mp::schema::Error::Kind::INVALID,
+                              "uid " + std::to_string(uid) + " is the web filter's own");
+  }
+  admitted_.insert(uid);
+  spdlog::info("webAdmit: uid {} ({}) goes under the web rules", uid, user);
+  if (!stations_.synced()) {
+    // Installing now would drop the users a killed predecessor's rules still hold: wait.
+    waiting_admits_.push_back(client_.answer_later());
+    return;
+  }
+  if (std::string error = update_firewall(); !error.empty()) {
+    return mp::bus::set_error(reply, mp::schema::Error::Kind::FAILED, "nftables: " + error);
+  }
+  reply.initAck().setDetail("uid " + std::to_string(uid) + " is under the web rules");
 }
 
 const WebRules& WebfilterService::rules_for(uid_t uid) {
@@ -147,8 +191,22 @@ void WebfilterService::retry_lists_later() {
   });
 }
 
-void WebfilterService::sessions_changed() {
-  if (nftables_) nftables_->apply(stations_.station_uids());
+std::string WebfilterService::update_firewall() {
+  if (!firewall_ || !stations_.synced()) return "";
+  std::set<uid_t> uids = stations_.station_uids();
+  uids.insert(admitted_.begin(), admitted_.end());
+  std::string error = firewall_->apply(uids);
+  if (!error.empty()) spdlog::error("nftables: {}", error);
+  std::vector<mp::bus::Responder> waiting = std::move(waiting_admits_);
+  waiting_admits_.clear();
+  for (auto& responder : waiting) {
+    if (!error.empty()) {
+      responder.fail(mp::schema::Error::Kind::FAILED, "nftables: " + error);
+      continue;
+    }
+    responder.reply([](Envelope::Builder out) { out.initAck().setDetail("under the web rules"); });
+  }
+  return error;
 }
 
 }  // namespace mp::webfilter

@@ -1,6 +1,7 @@
 #include <zmq.hpp>
 
 #include "bus_fixture.h"
+#include "mp/bus/tap.h"
 
 namespace mp::bus {
 namespace {
@@ -103,6 +104,94 @@ TEST_F(BusFixture, BusAnswersItsOwnStatus) {
   ASSERT_EQ(services.size(), 1u);
   EXPECT_EQ(std::string(services[0].getName()), "session");
   EXPECT_EQ(services[0].getIncarnation(), server->incarnation());
+}
+
+TEST_F(BusFixture, TheTapNeverCarriesPasswords) {
+  std::vector<std::string> seen_by_worker;
+  auto server = make_client("session");
+  serve_and_wait(*server, [&](const Incoming& request, Envelope::Builder reply) {
+    auto e = request.envelope();
+    if (e.isUserAdd()) seen_by_worker.push_back(e.getUserAdd().getPassword());
+    if (e.isCredentials()) seen_by_worker.push_back(e.getCredentials().getPassword());
+    if (e.isAuthenticate()) seen_by_worker.push_back(e.getAuthenticate().getPassword());
+    if (e.isUserModify()) seen_by_worker.push_back(e.getUserModify().getPassword());
+    reply.initAck();
+    return true;
+  });
+  std::vector<std::string> tapped;  // every tapped request and reply, printed
+  std::vector<std::string> tapped_passwords;
+  TapSubscriber tap(
+      bus.context(), reactor, bus.endpoints(), "", Limits{},
+      [&](std::string_view topic, const Incoming& message) {
+        tapped.push_back(std::string(topic) + " " + envelope_to_text(message.envelope()));
+        auto e = message.envelope();
+        if (e.isUserAdd()) tapped_passwords.push_back(e.getUserAdd().getPassword());
+        if (e.isCredentials()) {
+          tapped_passwords.push_back(e.getCredentials().getPassword());
+          EXPECT_EQ(std::string(e.getCredentials().getUser()), "alice") << "other fields untouched";
+        }
+        if (e.isAuthenticate()) {
+          tapped_passwords.push_back(e.getAuthenticate().getPassword());
+        }
+        if (e.isUserModify()) {
+          tapped_passwords.push_back(e.getUserModify().getPassword());
+        }
+      });
+  settle();
+  auto caller = make_client("caller");
+  ASSERT_TRUE(caller
+                  ->call("session",
+                         [](Envelope::Builder e) {
+                           auto body = e.initUserAdd();
+                           body.setName("alice");
+                           body.setPassword("hunter2 secret");
+                         })
+                  .ok());
+  ASSERT_TRUE(caller
+                  ->call("session",
+                         [](Envelope::Builder e) {
+                           auto body = e.initCredentials();
+                           body.setStationKey("rdp:lab-1");
+                           body.setUser("alice");
+                           body.setPassword("hunter2 secret");
+                         })
+                  .ok());
+  ASSERT_TRUE(caller
+                  ->call("session",
+                         [](Envelope::Builder e) {
+                           auto body = e.initAuthenticate();
+                           body.setUser("alice");
+                           body.setPassword("hunter2 secret");
+                         })
+                  .ok());
+  ASSERT_TRUE(caller
+                  ->call("session",
+                         [](Envelope::Builder e) {
+                           e.initUserModify().setName("alice");  // no password: stays empty
+                         })
+                  .ok());
+  ASSERT_TRUE(reactor.run_until([&] { return tapped_passwords.size() == 4; }, 5s));
+  EXPECT_EQ(seen_by_worker,
+            (std::vector<std::string>{"hunter2 secret", "hunter2 secret", "hunter2 secret", ""}))
+      << "the service gets the real password";
+  EXPECT_EQ(tapped_passwords, (std::vector<std::string>{kRedacted, kRedacted, kRedacted, ""}));
+  for (const auto& line : tapped) EXPECT_EQ(line.find("hunter2"), std::string::npos) << line;
+}
+
+TEST(TapPrinting, PasswordsArePrintedRedactedAndOtherBodiesAsTheyAre) {
+  Outgoing add;
+  auto body = add.envelope().initUserAdd();
+  body.setName("alice");
+  body.setPassword("hunter2 secret");
+  std::string json = envelope_to_json(add.envelope().asReader());
+  EXPECT_EQ(json.find("hunter2"), std::string::npos) << json;
+  EXPECT_NE(json.find(kRedacted), std::string::npos) << json;
+  EXPECT_NE(json.find("alice"), std::string::npos) << json;
+  EXPECT_EQ(envelope_to_text(add.envelope().asReader()).find("hunter2"), std::string::npos);
+
+  Outgoing message;
+  message.envelope().initSendMessage().setText("password: hunter2");  // not a secret field
+  EXPECT_NE(envelope_to_json(message.envelope().asReader()).find("hunter2"), std::string::npos);
 }
 
 }  // namespace

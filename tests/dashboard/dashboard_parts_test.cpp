@@ -1,4 +1,4 @@
-// Unit: the dashboard's parts without a process — login sessions, the logon limiter, bounded
+// Unit: the dashboard's parts without a process — login sessions and their guard, bounded
 // JSON input, the event fan-out, the station view, and the bridge to the bus thread.
 #include <capnp/message.h>
 #include <gtest/gtest.h>
@@ -6,11 +6,12 @@
 #include <atomic>
 #include <thread>
 
+#include "account_directory.h"
 #include "bus_bridge.h"
 #include "event_broadcaster.h"
 #include "json_input.h"
+#include "login_guard.h"
 #include "login_sessions.h"
-#include "logon_limiter.h"
 #include "random_token.h"
 #include "station_board.h"
 
@@ -87,38 +88,78 @@ TEST(RandomToken, ComparesSecretsExactly) {
   EXPECT_EQ(random_hex(16).find_first_not_of("0123456789abcdef"), std::string::npos);
 }
 
-// Logon limiter ----------------------------------------------------------------------------
+// Logins that follow account changes --------------------------------------------------------
 
-TEST(LogonLimiter, FiveFailuresLockTheAddressOutForTheRestOfTheWindow) {
-  LogonLimiter limiter(LogonLimiter::Options{.max_failures = 5, .window = 60s});
-  auto start = Clock::now();
-  for (int i = 0; i < 5; ++i) ASSERT_FALSE(limiter.begin("10.0.0.1", start + i * 1s)) << i;
-  auto wait = limiter.begin("10.0.0.1", start + 10s);
-  ASSERT_TRUE(wait);
-  EXPECT_EQ(wait->count(), 50);  // until the first failure is a minute old
-  EXPECT_FALSE(limiter.begin("10.0.0.2", start + 10s)) << "another address is not affected";
-  EXPECT_FALSE(limiter.begin("10.0.0.1", start + 60s)) << "the window slides";
+LoginSession login_of(const std::string& user, const std::string& role, std::int64_t at_ns) {
+  LoginSession login;
+  login.id = "id-" + user;
+  login.user = user;
+  login.role = role;
+  login.logged_in_at_ns = at_ns;
+  return login;
 }
 
-TEST(LogonLimiter, AttemptsThatWereNotWrongPasswordsDoNotCount) {
-  LogonLimiter limiter(LogonLimiter::Options{.max_failures = 2, .window = 60s});
-  auto now = Clock::now();
-  for (int i = 0; i < 10; ++i) {
-    auto at = now + i * 1ms;
-    ASSERT_FALSE(limiter.begin("a", at)) << i;
-    limiter.not_a_failure("a", at);
-  }
-  ASSERT_FALSE(limiter.begin("a", now + 1s));
-  ASSERT_FALSE(limiter.begin("a", now + 2s));
-  EXPECT_TRUE(limiter.begin("a", now + 3s));
+TEST(LoginGuard, ALoginIsGoodWhileItsAccountIsUnchanged) {
+  auto login = login_of("ann", "dashboard", 1000);
+  EXPECT_EQ(why_login_ended(login, Account{"dashboard", 0}, true), "");
+  EXPECT_EQ(why_login_ended(login, Account{"dashboard", 999}, true), "")
+      << "a reset before the login";
+  EXPECT_EQ(why_login_ended(login, std::nullopt, false), "")
+      << "before the first snapshot nothing contradicts it";
 }
 
-TEST(LogonLimiter, ParallelAttemptsCountBeforeTheyAreAnswered) {
-  LogonLimiter limiter(LogonLimiter::Options{.max_failures = 3, .window = 60s});
+TEST(LoginGuard, RemovalDemotionAndPasswordResetEndALogin) {
+  auto login = login_of("ann", "admin", 1000);
+  EXPECT_EQ(why_login_ended(login, std::nullopt, true), "the account 'ann' was removed");
+  EXPECT_EQ(why_login_ended(login, Account{"dashboard", 0}, true),
+            "the role of 'ann' changed from admin to dashboard");
+  EXPECT_EQ(why_login_ended(login, Account{"standard", 0}, true),
+            "the role of 'ann' changed from admin to standard");
+  EXPECT_EQ(why_login_ended(login, Account{"admin", 1001}, true),
+            "the password of 'ann' was reset");
+}
+
+TEST(LoginGuard, SweepEndsTheLoginsOfChangedAccountsAndTheirEventStreams) {
+  AccountDirectory accounts;
+  LoginSessions sessions;
+  EventBroadcaster events;
+  LoginGuard guard(accounts, sessions, events);
   auto now = Clock::now();
-  int admitted = 0;
-  for (int i = 0; i < 10; ++i) admitted += limiter.begin("a", now) ? 0 : 1;
-  EXPECT_EQ(admitted, 3);
+  auto ann = sessions.create("ann", "admin", "a", now, 1000);
+  auto bob = sessions.create("bob", "dashboard", "b", now, 1000);
+  auto cid = sessions.create("cid", "dashboard", "c", now, 1000);
+  auto stream = events.subscribe(ann.id);
+  ASSERT_TRUE(stream);
+  EXPECT_EQ(guard.sweep(), 0u) << "no snapshot yet";
+  accounts.replace({{"ann", Account{"admin", 0}},
+                    {"bob", Account{"dashboard", 0}},
+                    {"cid", Account{"dashboard", 0}}});
+  EXPECT_EQ(guard.sweep(), 0u);
+
+  accounts.set("ann", Account{"dashboard", 0});  // demoted
+  accounts.remove("bob");
+  EXPECT_EQ(guard.sweep(), 2u);
+  EXPECT_FALSE(sessions.use(ann.id, now));
+  EXPECT_FALSE(sessions.use(bob.id, now));
+  EXPECT_TRUE(sessions.use(cid.id, now));
+  EXPECT_TRUE(stream->wait(0ms).closed) << "the demoted login's event stream ended too";
+
+  accounts.set("cid", Account{"dashboard", 2000});  // its password was reset
+  EXPECT_EQ(guard.sweep(), 1u);
+  EXPECT_FALSE(sessions.use(cid.id, now));
+}
+
+TEST(LoginSessions, RemoveIfReturnsWhatItRemovedAndWhy) {
+  LoginSessions sessions;
+  auto now = Clock::now();
+  auto a = sessions.create("ann", "admin", "a", now);
+  auto b = sessions.create("bob", "admin", "b", now);
+  auto removed = sessions.remove_if(
+      [](const LoginSession& s) { return s.user == "bob" ? std::string("gone") : std::string(); });
+  ASSERT_EQ(removed.size(), 1u);
+  EXPECT_EQ(removed[0].first.id, b.id);
+  EXPECT_EQ(removed[0].second, "gone");
+  EXPECT_TRUE(sessions.use(a.id, now));
 }
 
 // JSON input -------------------------------------------------------------------------------

@@ -13,7 +13,11 @@ using namespace std::chrono_literals;
 using mp::schema::Envelope;
 using nlohmann::json;
 
-DashboardSystem::DashboardSystem() : runtime_dir_(dir_.path() / "run"), port_(free_port()) {
+DashboardSystem::DashboardSystem(const std::vector<json>& extra_services)
+    : runtime_dir_(dir_.path() / "run"), port_(free_port()) {
+  // As root mp-dashboard runs as its own system user: it must pass through here to the bus,
+  // as it passes through /run in production.
+  std::filesystem::permissions(dir_.path(), std::filesystem::perms(0711));
   std::filesystem::create_directories(dir_.path() / "state");
   json services = json::array({{{"name", "bus"}},
                                {{"name", "session"}},
@@ -22,7 +26,11 @@ DashboardSystem::DashboardSystem() : runtime_dir_(dir_.path() / "run"), port_(fr
                                {{"name", "dashboard"},
                                 {"args",
                                  {"--listen", "127.0.0.1:" + std::to_string(port_),
-                                  "--event-keepalive-s", "1", "--log-level", "debug"}}}});
+                                  "--event-keepalive-s", "1", "--log-level", "debug",
+                                  // Waits that outlast any test: throttling does not depend
+                                  // on how fast the machine is.
+                                  "--failed-logon-delay-ms", "60000"}}}});
+  for (const auto& service : extra_services) services.push_back(service);
   std::ofstream(dir_.path() / "supervisor.json") << json{{"services", services}}.dump(2);
   supervisor_ = std::make_unique<ChildProcess>(
       bin_dir() / "mp-supervisor",

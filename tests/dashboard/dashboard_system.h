@@ -32,10 +32,13 @@ struct DashboardLogin {
 
 class DashboardSystem {
  public:
-  DashboardSystem();
+  // `extra_services`: more supervisor service entries, started after the dashboard.
+  explicit DashboardSystem(const std::vector<nlohmann::json>& extra_services = {});
   ~DashboardSystem();
 
   int port() const { return port_; }
+  const std::filesystem::path& runtime_dir() const { return runtime_dir_; }
+  const std::filesystem::path& dir() const { return dir_.path(); }
   mp::bus::Client& client() { return *client_; }
   std::string log() const;
   // Until the dashboard answers HTTP and mp-session, mp-policy and the fake transport serve.

@@ -45,6 +45,8 @@ ClassroomSystem::ClassroomSystem(int stations)
       dashboard_port_(free_port()),
       teacher_("mpdt" + std::to_string(getpid())),
       teacher_password_(new_password()) {
+  // mp-dashboard runs as its own system user and passes through here to the bus.
+  std::filesystem::permissions(dir_.path(), std::filesystem::perms(0711));
   std::filesystem::create_directories(state_dir_);
   // Session displays from a range of their own, away from tests running in parallel.
   int first_display = 1500 + static_cast<int>(getpid() % 200) * 5;

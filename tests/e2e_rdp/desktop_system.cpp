@@ -38,7 +38,7 @@ std::string missing_desktop_prerequisites() {
   return "";
 }
 
-DesktopSystem::DesktopSystem()
+DesktopSystem::DesktopSystem(DesktopSystemOptions options)
     : runtime_dir_(dir_.path() / "run"),
       state_dir_(dir_.path() / "state"),
       user_("mpe2e" + std::to_string(getpid())),
@@ -47,16 +47,24 @@ DesktopSystem::DesktopSystem()
   std::filesystem::create_directories(state_dir_);
   // Displays from a range of their own, so tests running in parallel do not race for one.
   int first_display = 400 + static_cast<int>(getpid() % 200) * 5;
-  std::string workload = (bin_dir() / "mp-workload").string() + " --pattern --print-input";
-  json config = {
-      {"services",
-       {{{"name", "bus"}},
-        {{"name", "session"},
-         {"args",
-          {"--session-command", workload, "--first-display", std::to_string(first_display),
-           "--privacy-notice", ""}}},
-        {{"name", "policy"}},
-        {{"name", "rdp"}, {"args", {"--listen", "127.0.0.1:" + std::to_string(port_)}}}}}};
+  std::string command = (bin_dir() / "mp-workload").string() + " --pattern --print-input";
+  if (!options.session_command.empty()) {
+    command.clear();
+    for (const auto& word : options.session_command) command += (command.empty() ? "" : " ") + word;
+  }
+  json session_args = {"--session-command", command, "--first-display",
+                       std::to_string(first_display), "--privacy-notice", ""};
+  for (const auto& arg : options.session_args) session_args.push_back(arg);
+  json services = {{{"name", "bus"}},
+                   {{"name", "session"}, {"args", session_args}},
+                   {{"name", "policy"}},
+                   {{"name", "rdp"}, {"args", {"--listen", "127.0.0.1:" + std::to_string(port_)}}}};
+  if (options.webfilter) {
+    json args = json::array();
+    for (const auto& arg : options.webfilter_args) args.push_back(arg);
+    services.push_back({{"name", "webfilter"}, {"args", args}});
+  }
+  json config = {{"services", services}};
   std::ofstream(dir_.path() / "supervisor.json") << config.dump(2);
   supervisor_ = std::make_unique<ChildProcess>(
       bin_dir() / "mp-supervisor",
@@ -66,8 +74,8 @@ DesktopSystem::DesktopSystem()
       ChildProcess::Options{.output_file = dir_.path() / "system.log"});
   eventually(
       [&] {
-        for (const char* s : {"bus", "session", "policy", "rdp"}) {
-          if (pid_of(s) == 0) return false;
+        for (const char* s : {"bus", "session", "policy", "rdp", "webfilter"}) {
+          if ((options.webfilter || std::string(s) != "webfilter") && pid_of(s) == 0) return false;
         }
         return mpctl({"sessions"}).exit_code == 0;
       },
@@ -141,12 +149,17 @@ std::vector<std::string> DesktopSystem::client_args(const std::vector<std::strin
   return args;
 }
 
-std::unique_ptr<ChildProcess> DesktopSystem::start_client(const std::vector<std::string>& extra) {
+std::unique_ptr<ChildProcess> DesktopSystem::start_client(const std::vector<std::string>& extra,
+                                                         const std::string& client_name) {
   auto env = client_display_->env();
   env["HOME"] = dir_.path().string();
+  auto args = client_args(extra, password_);
+  for (auto& arg : args) {
+    if (arg.rfind("/client-hostname:", 0) == 0) arg = "/client-hostname:" + client_name;
+  }
   return std::make_unique<ChildProcess>(
-      "/usr/bin/xfreerdp", client_args(extra, password_),
-      ChildProcess::Options{.env = env, .output_file = dir_.path() / "client.log"});
+      "/usr/bin/xfreerdp", args,
+      ChildProcess::Options{.env = env, .output_file = dir_.path() / ("client-" + client_name + ".log")});
 }
 
 RunResult DesktopSystem::run_client(const std::vector<std::string>& args) {

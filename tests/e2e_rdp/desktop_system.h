@@ -22,9 +22,17 @@ inline constexpr int kDesktopHeight = 768;
 // Why this cannot run here, or empty.
 std::string missing_desktop_prerequisites();
 
+struct DesktopSystemOptions {
+  // The session command (words, no shell); empty: mp-workload --pattern --print-input.
+  std::vector<std::string> session_command;
+  std::vector<std::string> session_args;  // more flags for mp-session
+  bool webfilter = false;                 // also run mp-webfilter (nftables as root)
+  std::vector<std::string> webfilter_args;
+};
+
 class DesktopSystem {
  public:
-  DesktopSystem();
+  explicit DesktopSystem(DesktopSystemOptions options = {});
   ~DesktopSystem();  // stops everything, logs every session off, removes the account
 
   RunResult mpctl(std::vector<std::string> args);
@@ -41,13 +49,17 @@ class DesktopSystem {
 
   std::vector<std::string> client_args(const std::vector<std::string>& extra,
                                        const std::string& password) const;
-  std::unique_ptr<ChildProcess> start_client(const std::vector<std::string>& extra);
+  // Starts xfreerdp; `client_name` is the computer name it sends (the station key's part).
+  std::unique_ptr<ChildProcess> start_client(const std::vector<std::string>& extra,
+                                             const std::string& client_name = "e2e-desk");
   RunResult run_client(const std::vector<std::string>& args);
 
   // The client's window as the test sees it.
   Screenshot screenshot(std::pair<int, int>* origin);
   // What the session's mp-workload printed (its --print-input lines).
   std::string desktop_output() const;
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  const std::filesystem::path& runtime_dir() const { return runtime_dir_; }
 
  private:
   TempDir dir_{"mpe2r"};

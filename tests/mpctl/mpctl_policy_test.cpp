@@ -121,6 +121,41 @@ TEST_F(MpctlPolicy, BlockAndUnblock) {
   EXPECT_TRUE(contains(table.output, "rdp:a")) << table.output;
 }
 
+TEST_F(MpctlPolicy, NewStationsTargetSetsItsOwnScopeAndShowListsIt) {
+  RunResult blocked = mpctl({"block", "--new-stations", "-m", "Ask the teacher to admit you"});
+  ASSERT_EQ(blocked.exit_code, 0) << blocked.output;
+  EXPECT_TRUE(contains(blocked.output, "blocked new stations")) << blocked.output;
+  ok({"web", "allow", "--new-stations", "school.example"});
+  ok({"usb", "lock", "--new-stations"});
+  ok({"schedule", "add", "--new-stations", "--days", "daily", "--from", "00:00", "--to", "24:00",
+      "--block", "always"});
+  json report = ok_json({"policy", "show", "--json"});
+  ASSERT_TRUE(report.is_object());
+  json scope;
+  for (const auto& s : report["scopes"]) {
+    if (s["scope"] == "new-stations") scope = s;
+  }
+  ASSERT_FALSE(scope.is_null()) << report.dump(2);
+  EXPECT_EQ(scope["blocked"], true) << scope.dump();
+  EXPECT_EQ(scope["block_message"], "Ask the teacher to admit you") << scope.dump();
+  EXPECT_EQ(scope["web_mode"], "allowOnly") << scope.dump();
+  EXPECT_EQ(scope["usb_locked"], true) << scope.dump();
+  ASSERT_EQ(report["schedules"].size(), 1u);
+  EXPECT_EQ(report["schedules"][0]["scope"], "new-stations") << report["schedules"].dump();
+  RunResult table = mpctl({"policy", "show"});
+  EXPECT_TRUE(contains(table.output, "new-stations")) << table.output;
+  // Stations that are admitted, and nobody's entry "", are not under it.
+  EXPECT_EQ(effective()[""]["blocked"], false);
+  // unblock --all clears every scope's block, this one's too.
+  ok({"unblock", "--all"});
+  report = ok_json({"policy", "show", "--json"});
+  for (const auto& s : report["scopes"]) {
+    if (s["scope"] == "new-stations") {
+      EXPECT_NE(s["blocked"], true) << s.dump();
+    }
+  }
+}
+
 TEST_F(MpctlPolicy, WebListsImportHostsFile) {
   auto hosts = write("hosts",
                      "# blocklist\n127.0.0.1 localhost\n0.0.0.0 Ads.Example.COM\n"
@@ -260,6 +295,9 @@ TEST_F(MpctlPolicy, BadArgumentsExitTwo) {
   for (std::vector<std::string> args : {
            std::vector<std::string>{"block"},
            {"block", "rdp:a", "--all"},
+           {"block", "--all", "--new-stations"},
+           {"block", "rdp:a", "--new-stations"},
+           {"web", "block", "--all", "--new-stations", "a.example"},
            {"unblock"},
            {"web"},
            {"web", "allow"},

@@ -97,6 +97,9 @@ inline ScopeFill all() {
 inline ScopeFill group(std::string name) {
   return [name](mp::schema::Scope::Builder s) { s.setGroup(name); };
 }
+inline ScopeFill new_stations() {
+  return [](mp::schema::Scope::Builder s) { s.setNewStations(); };
+}
 inline ScopeFill station(std::string key) {
   return [key](mp::schema::Scope::Builder s) { s.setStation(key); };
 }
@@ -192,8 +195,12 @@ inline Build schedule_remove(std::uint64_t id) {
   return [id](Envelope::Builder e) { e.initScheduleRemove().setId(id); };
 }
 
-inline Build snapshot_request(std::string topic = "policy") {
-  return [topic](Envelope::Builder e) { e.initSnapshotRequest().setTopic(topic); };
+inline Build snapshot_request(std::string topic = "policy", std::string cursor = {}) {
+  return [topic, cursor](Envelope::Builder e) {
+    auto request = e.initSnapshotRequest();
+    request.setTopic(topic);
+    request.setCursor(cursor);
+  };
 }
 
 inline Build show_request() {
@@ -286,21 +293,30 @@ class PolicyFixture : public ::testing::Test {
         << "'" << reply.error_text() << "' does not say '" << part_of_reason << "'";
   }
 
-  // The effective policy of every station, from a snapshot.
-  std::map<std::string, Effective> snapshot(std::uint64_t* version = nullptr) {
-    Reply reply = call(snapshot_request());
-    EXPECT_TRUE(reply.ok() && reply.envelope().isPolicySnapshot()) << reply.error_text();
+  // The effective policy of every station, from a snapshot (every page; `version`: the
+  // first page's, `pages`: how many).
+  std::map<std::string, Effective> snapshot(std::uint64_t* version = nullptr,
+                                            std::size_t* pages = nullptr) {
     std::map<std::string, Effective> out;
-    if (!reply.ok()) return out;
-    auto snap = reply.envelope().getPolicySnapshot();
-    if (version) *version = snap.getInfo().getVersion();
-    for (auto e : snap.getEffective()) {
-      Effective effective = from_wire(e);
-      effective.domains =
-          fetch_domain_list([this](const Build& b) { return call(b); }, e.getDomainList().getKey());
-      out[e.getStationKey()] = std::move(effective);
+    std::string cursor;
+    for (std::size_t page = 0;; ++page) {
+      Reply reply = call(snapshot_request("policy", cursor));
+      EXPECT_TRUE(reply.ok() && reply.envelope().isPolicySnapshot()) << reply.error_text();
+      if (!reply.ok()) return out;
+      auto snap = reply.envelope().getPolicySnapshot();
+      if (version && page == 0) *version = snap.getInfo().getVersion();
+      for (auto e : snap.getEffective()) {
+        Effective effective = from_wire(e);
+        effective.domains = fetch_domain_list([this](const Build& b) { return call(b); },
+                                              e.getDomainList().getKey());
+        out[e.getStationKey()] = std::move(effective);
+      }
+      cursor = snap.getInfo().getNextCursor();
+      if (cursor.empty()) {
+        if (pages) *pages = page + 1;
+        return out;
+      }
     }
-    return out;
   }
 
   Effective effective(const std::string& key) {

@@ -40,6 +40,8 @@ class RdpSystem {
   Xvfb& session_display() { return *session_display_; }
   Xvfb& client_display() { return *client_display_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
+  const std::filesystem::path& runtime_dir() const { return runtime_dir_; }
+  const std::filesystem::path& state_dir() const { return state_dir_; }
 
   // xfreerdp's arguments for this server: /v, /u, /p, /cert:ignore, /size, then `extra`.
   std::vector<std::string> client_args(const std::vector<std::string>& extra,

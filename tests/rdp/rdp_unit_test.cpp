@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 
 #include "listen_address.h"
-#include "logon_throttle.h"
 #include "scancode_map.h"
 #include "station_identity.h"
 
@@ -37,28 +36,6 @@ TEST(DesktopSize, ClampsAbsurdSizes) {
   EXPECT_EQ(clamp_desktop(0, 0), (DesktopSize{640, 480}));
   EXPECT_EQ(clamp_desktop(100000, 70000), (DesktopSize{4096, 2160}));
   EXPECT_EQ(clamp_desktop(1920, 1080), (DesktopSize{1920, 1080}));
-}
-
-TEST(LogonThrottle, RefusesAnAddressAfterTooManyFailures) {
-  LogonThrottle throttle(3, 60s);
-  auto t = LogonThrottle::Clock::now();
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_TRUE(throttle.allowed("10.0.0.5", t));
-    throttle.failed("10.0.0.5", t);
-  }
-  EXPECT_FALSE(throttle.allowed("10.0.0.5", t));
-  EXPECT_TRUE(throttle.allowed("10.0.0.6", t)) << "other addresses are not affected";
-  EXPECT_TRUE(throttle.allowed("10.0.0.5", t + 61s)) << "failures expire";
-}
-
-TEST(LogonThrottle, SuccessForgetsFailures) {
-  LogonThrottle throttle(2, 60s);
-  auto t = LogonThrottle::Clock::now();
-  throttle.failed("a", t);
-  throttle.succeeded("a");
-  throttle.failed("a", t);
-  EXPECT_TRUE(throttle.allowed("a", t));
-  EXPECT_EQ(throttle.tracked_addresses(), 1u);
 }
 
 TEST(ScancodeMap, BasicKeysAreEvdevCodes) {

@@ -74,6 +74,15 @@ void StubSession::run() {
       }
       case Envelope::CREDENTIALS: {
         auto credentials = envelope.getCredentials();
+        if (credentials.hasStation()) {  // the station mp-session would store on success
+          auto station = credentials.getStation();
+          record({.kind = "attach",
+                  .key = station.getKey(),
+                  .address = station.getAddress(),
+                  .client_name = station.getClientName(),
+                  .width = station.getCapabilities().getWidth(),
+                  .height = station.getCapabilities().getHeight()});
+        }
         bool good =
             credentials.getUser() == config_.user && credentials.getPassword() == config_.password;
         record({.kind = "credentials",

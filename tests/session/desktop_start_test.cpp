@@ -74,7 +74,8 @@ TEST_F(DesktopStartFixture, ServiceAnswersOtherRequestsWhileADesktopStarts) {
   ASSERT_TRUE(wait_for([&] { return desktops.held.size() == 2; })) << "bob's start is not queued";
   Reply snapshot = call(snapshot_request());
   ASSERT_TRUE(snapshot.ok());
-  EXPECT_EQ(snapshot.envelope().getSessionSnapshot().getInfo().getVersion(), version + 1);
+  // The rename, and bob's logon marking rdp:lab-2 as a station someone logged on to.
+  EXPECT_EQ(snapshot.envelope().getSessionSnapshot().getInfo().getVersion(), version + 2);
   EXPECT_FALSE(alice->has_value());
 
   std::uint64_t alice_id = desktops.starts.at(0);

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <map>
 #include <memory>
 
 #include "mp/bus/frame.h"
@@ -118,6 +119,51 @@ TEST_F(DirectService, StoreRefusesADatabaseFromANewerSchema) {
   ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   EXPECT_THROW(SessionStore(dir / "newer.db"), std::runtime_error);
+}
+
+TEST_F(DirectService, TheUpgradeDropsStationsTheOldRdpStoredWithoutALogon) {
+  store.reset();
+  service.reset();
+  { SessionStore fresh(dir / "old.db"); }
+  // What schema 3 left behind: mp-rdp stored a station for every connection, before any
+  // password was checked.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "old.db").c_str(), &db), SQLITE_OK);
+  const char* to_version_3 = R"sql(
+    ALTER TABLE stations DROP COLUMN admitted;
+    ALTER TABLE stations DROP COLUMN logged_on;
+    ALTER TABLE sessions DROP COLUMN moved_from;
+    ALTER TABLE sessions DROP COLUMN moved_at_ns;
+    ALTER TABLE users DROP COLUMN password_changed_at_ns;
+    DELETE FROM meta WHERE key = 'allow_new_stations';
+    INSERT INTO stations (key, name, transport, state, client_name, address, video, keyboard,
+      mouse, audio, usb_storage, width, height, attached_at_ns, session_id, showing) VALUES
+      ('rdp:junk-1', 'rdp:junk-1', 'rdp', 2, 'junk-1', '192.0.2.7', 1, 1, 1, 0, 0, 800, 600, 1, 0, ''),
+      ('rdp:junk-2', 'rdp:junk-2', 'rdp', 2, 'junk-2', '192.0.2.7', 1, 1, 1, 0, 0, 800, 600, 1, 0, ''),
+      ('rdp:used', 'rdp:used', 'rdp', 2, 'used', '192.0.2.8', 1, 1, 1, 0, 0, 800, 600, 1, 0, ''),
+      ('rdp:named', 'Front row', 'rdp', 2, 'named', '192.0.2.9', 1, 1, 1, 0, 0, 800, 600, 1, 0, ''),
+      ('fake:idle', 'fake:idle', 'fake', 2, 'idle', '', 1, 1, 1, 0, 0, 800, 600, 1, 0, '');
+    INSERT INTO sessions (station_key, user_name, display, state, started_at_ns, ended_at_ns,
+      unix_user) VALUES ('rdp:used', 'alice', ':10', 3, 1, 2, 'alice');
+    PRAGMA user_version = 3;
+  )sql";
+  char* error = nullptr;
+  ASSERT_EQ(sqlite3_exec(db, to_version_3, nullptr, nullptr, &error), SQLITE_OK) << error;
+  sqlite3_close(db);
+
+  SessionStore upgraded(dir / "old.db");
+  std::map<std::string, Station> stations;
+  for (auto& station : upgraded.stations()) stations[station.key] = station;
+  EXPECT_FALSE(stations.contains("rdp:junk-1"));
+  EXPECT_FALSE(stations.contains("rdp:junk-2"));
+  ASSERT_TRUE(stations.contains("rdp:used"));
+  EXPECT_TRUE(stations.at("rdp:used").logged_on);
+  EXPECT_TRUE(stations.at("rdp:used").admitted);
+  ASSERT_TRUE(stations.contains("rdp:named")) << "an operator named it";
+  EXPECT_TRUE(stations.at("rdp:named").admitted);
+  ASSERT_TRUE(stations.contains("fake:idle")) << "a station of hardware, not of a connection";
+  EXPECT_FALSE(stations.at("fake:idle").admitted);
+  EXPECT_TRUE(upgraded.allow_new_stations());
 }
 
 TEST(PasswordHasher, VerifiesOnlyTheRightPassword) {

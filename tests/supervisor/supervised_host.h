@@ -21,7 +21,11 @@ namespace mp::test {
 
 class SupervisedHost {
  public:
-  SupervisedHost() : dir_("mp-sup") {}
+  // Passable by others: services that drop to system users (mp-dashboard) reach the bus
+  // through it, as through /run in production.
+  SupervisedHost() : dir_("mp-sup") {
+    std::filesystem::permissions(dir_.path(), std::filesystem::perms(0711));
+  }
   ~SupervisedHost() {
     // Gracefully, so no service outlives the test writing into a removed directory.
     if (supervisor_) supervisor_->stop();

@@ -48,6 +48,43 @@ TEST(SupervisorConfig, RejectsBadServiceLists) {
   EXPECT_THROW(finish_services(taken, "/bin"), ConfigError);
 }
 
+TEST(SupervisorConfig, AsRootTheDashboardAndWebFilterGetTheirOwnUsers) {
+  auto services = parse_service_list("session,webfilter,dashboard");
+  finish_services(services, "/bin", true);
+  EXPECT_FALSE(services[0].user) << "the bus stays root";
+  EXPECT_FALSE(services[1].user) << "mp-session needs root (accounts, desktops as users)";
+  EXPECT_EQ(services[2].user, "mp-webfilter");
+  EXPECT_EQ(services[3].user, "mp-dashboard");
+  EXPECT_EQ(command_line(services[3]),
+            (std::vector<std::string>{"/bin/mp-dashboard", "--user", "mp-dashboard"}));
+  EXPECT_EQ(command_line(services[1]), (std::vector<std::string>{"/bin/mp-session"}));
+
+  auto as_user = parse_service_list("dashboard");
+  finish_services(as_user, "/bin", false);
+  EXPECT_FALSE(as_user[1].user) << "not root: nobody to become";
+}
+
+TEST(SupervisorConfig, AServiceEntryMayNameItsUserOrStayRoot) {
+  SupervisorConfig config = parse_config(R"({"services": [
+    {"name": "dashboard", "args": ["--listen", "127.0.0.1:9"], "user": "teacher-web"},
+    {"name": "webfilter", "user": ""}]})");
+  finish_services(config.services, "/bin", true);
+  EXPECT_EQ(command_line(config.services[1]),
+            (std::vector<std::string>{"/bin/mp-dashboard", "--listen", "127.0.0.1:9", "--user",
+                                      "teacher-web"}));
+  EXPECT_EQ(command_line(config.services[2]),
+            (std::vector<std::string>{"/bin/mp-webfilter", "--user", ""}))
+      << "\"\" keeps root, explicitly";
+
+  EXPECT_NE(error_of(R"({"services": [{"name": "dashboard", "user": "Root"}]})").find("user"),
+            std::string::npos);
+  EXPECT_NE(error_of(R"({"services": [{"name": "dashboard", "user": 0}]})").find("user"),
+            std::string::npos);
+  auto named = parse_config(R"({"services": [{"name": "dashboard", "user": "mp-dashboard"}]})");
+  EXPECT_THROW(finish_services(named.services, "/bin", false), ConfigError)
+      << "only a root supervisor can run a service as another user";
+}
+
 TEST(SupervisorConfig, ParsesServicesAndRestartLimits) {
   bool has_services = false;
   SupervisorConfig config = parse_config(R"({

@@ -35,7 +35,7 @@ class ProxyTest : public ::testing::Test {
   ProxyOptions proxy_options() {
     ProxyOptions options;
     options.listen = "127.0.0.1:0";
-    options.transparent_listen = "127.0.0.1:0";
+    options.transparent_listen = {"127.0.0.1:0"};
     options.allow_loopback_upstream = true;
     options.connect_ports = {443, tls.port()};
     options.header_timeout = 1000ms;
@@ -268,6 +268,31 @@ TEST_F(ProxyTest, AllowOnlyRefusesEverythingElse) {
   EXPECT_EQ(status("CONNECT other.test:443 HTTP/1.1\r\nHost: x\r\n\r\n"), 403);
 }
 
+TEST_F(ProxyTest, EncryptedClientHelloIsRefusedInAllowOnlyMode) {
+  // The SNI of an ECH hello is only the provider's public name: in allow-only mode the real,
+  // hidden name could be anything.
+  start({allow_only({"allowed.test"})});
+  auto tunnel_with = [&](bool ech) {
+    Connection c(port);
+    std::string target = "allowed.test:" + std::to_string(tls.port());
+    c.send("CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n");
+    auto established = c.response(5s, true);
+    if (!established || established->status != 200) return std::string("no tunnel");
+    c.send(client_hello("allowed.test", 16384, 0, ech));
+    return c.receive(5s, 7);
+  };
+  EXPECT_EQ(tunnel_with(true), std::string("\x15\x03\x03\x00\x02\x02\x31", 7));
+  EXPECT_EQ(tls.connections(), 0);
+  EXPECT_EQ(world->counters().refused_ech, 1u);
+  EXPECT_EQ(tunnel_with(false).substr(0, 3), "\x16\x03\x01");
+  EXPECT_EQ(tls.connections(), 1);
+  // In block-only mode the hidden name cannot be judged either, but nothing is allowed only
+  // by name there: ECH passes.
+  world->set_policy(block_only({"example.com"}));
+  EXPECT_EQ(tunnel_with(true).substr(0, 3), "\x16\x03\x01");
+  EXPECT_EQ(world->counters().refused_ech, 1u);
+}
+
 TEST_F(ProxyTest, BlockPageNamesTheRule) {
   start({block_only({"*.example.com"}, "group:lab-a")});
   auto r = fetch(port, get("www.example.com"));
@@ -363,7 +388,7 @@ TEST(ProxyInlineLists, ListsInsideThePolicyStillApply) {
   WorldOptions w;
   w.inline_lists = true;
   w.proxy.listen = "127.0.0.1:0";
-  w.proxy.transparent_listen = "";
+  w.proxy.transparent_listen = {};
   w.proxy.allow_loopback_upstream = true;
   w.resolver.static_hosts["blocked.test"] = {"127.0.0.1"};
   w.resolver.static_hosts["allowed.test"] = {"127.0.0.1"};
@@ -531,7 +556,7 @@ TEST(ProxyStartup, FailsClosedUntilThePolicyIsKnown) {
   Resolver resolver(ResolverOptions{});
   ProxyOptions options;
   options.listen = "127.0.0.1:0";
-  options.transparent_listen = "";
+  options.transparent_listen = {};
   Proxy proxy(options, policy, resolver, nullptr);
   std::thread client([&] {
     auto r = fetch(proxy.port(), get("allowed.test:" + std::to_string(origin.port())));

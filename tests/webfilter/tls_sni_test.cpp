@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "webfilter_support.h"
+#include "client_hello.h"
 
 namespace mp::webfilter {
 namespace {
@@ -116,6 +116,53 @@ TEST(ClientHello, TwoServerNamesAreMalformed) {
                           static_cast<unsigned char>(hello[ext_start - 1]);
   fix16(ext_start - 2, ext_total + grow);
   EXPECT_EQ(parse(doubled), HelloStatus::malformed);
+}
+
+TEST(ClientHello, SeesEncryptedClientHello) {
+  ClientHello hello;
+  EXPECT_EQ(parse_client_hello(client_hello("public.example", 16384, 0, true), hello),
+            HelloStatus::ok);
+  EXPECT_EQ(hello.server_name, "public.example");
+  EXPECT_TRUE(hello.encrypted_client_hello);
+  // Without a server name too, and across records.
+  EXPECT_EQ(parse_client_hello(client_hello("", 16384, 0, true), hello), HelloStatus::no_sni);
+  EXPECT_TRUE(hello.encrypted_client_hello);
+  EXPECT_EQ(parse_client_hello(client_hello("split.example", 9, 100, true), hello),
+            HelloStatus::ok);
+  EXPECT_TRUE(hello.encrypted_client_hello);
+  // A plain hello says no, also when the same ClientHello object is reused.
+  EXPECT_EQ(parse_client_hello(client_hello("plain.example"), hello), HelloStatus::ok);
+  EXPECT_FALSE(hello.encrypted_client_hello);
+}
+
+TEST(ClientHello, EncryptedClientHelloIsFoundWhereverItSits) {
+  // The ECH extension before the server name, and the hello split at every byte before that.
+  std::string hello = client_hello("a.example", 16384, 64, true);
+  for (std::size_t n = 0; n < hello.size(); ++n) {
+    ClientHello partial;
+    ASSERT_EQ(parse_client_hello(std::string_view(hello).substr(0, n), partial),
+              HelloStatus::need_more)
+        << n;
+  }
+  // Two ECH extensions are a malformed hello, not a second chance.
+  std::string twice = client_hello("a.example", 16384, 0, true);
+  std::string ext = client_hello("a.example", 16384, 0, false);
+  std::size_t ech_size = twice.size() - ext.size();
+  std::string ech = twice.substr(twice.size() - ech_size);
+  std::string doubled = twice + ech;
+  auto fix16 = [&](std::size_t at, std::size_t value) {
+    doubled[at] = static_cast<char>(value >> 8);
+    doubled[at + 1] = static_cast<char>(value & 0xff);
+  };
+  fix16(3, twice.size() - 5 + ech_size);
+  doubled[6] = static_cast<char>((twice.size() - 9 + ech_size) >> 16);
+  fix16(7, (twice.size() - 9 + ech_size) & 0xffff);
+  std::size_t ext_start = 5 + 4 + 2 + 32 + 1 + 32 + 2 + 4 + 2;
+  std::size_t ext_total = static_cast<unsigned char>(twice[ext_start]) << 8 |
+                          static_cast<unsigned char>(twice[ext_start + 1]);
+  fix16(ext_start, ext_total + ech_size);
+  ClientHello parsed;
+  EXPECT_EQ(parse_client_hello(doubled, parsed), HelloStatus::malformed);
 }
 
 TEST(ClientHello, TooLargeIsRefused) {

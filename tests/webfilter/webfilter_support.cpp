@@ -323,61 +323,6 @@ void TlsEcho::serve(int fd) {
   close(fd);
 }
 
-// ClientHello ----------------------------------------------------------------------------------
-
-std::string client_hello(const std::string& server_name, std::size_t record_size,
-                         std::size_t padding) {
-  auto u16 = [](std::string& s, std::size_t v) {
-    s.push_back(static_cast<char>((v >> 8) & 0xff));
-    s.push_back(static_cast<char>(v & 0xff));
-  };
-  std::string extensions;
-  if (!server_name.empty()) {
-    std::string list;
-    list.push_back('\0');  // host_name
-    u16(list, server_name.size());
-    list += server_name;
-    std::string ext;
-    u16(ext, list.size());
-    ext += list;
-    u16(extensions, 0);  // server_name
-    u16(extensions, ext.size());
-    extensions += ext;
-  }
-  // supported_versions: TLS 1.3, 1.2
-  u16(extensions, 43);
-  u16(extensions, 5);
-  extensions += std::string("\x04\x03\x04\x03\x03", 5);
-  if (padding > 0) {
-    u16(extensions, 21);
-    u16(extensions, padding);
-    extensions += std::string(padding, '\0');
-  }
-  std::string body;
-  body += std::string("\x03\x03", 2);
-  for (int i = 0; i < 32; ++i) body.push_back(static_cast<char>(i * 7));
-  body.push_back(32);
-  for (int i = 0; i < 32; ++i) body.push_back(static_cast<char>(0xA0 + i));
-  u16(body, 4);
-  body += std::string("\x13\x01\x13\x02", 4);
-  body += std::string("\x01\x00", 2);
-  u16(body, extensions.size());
-  body += extensions;
-  std::string handshake;
-  handshake.push_back(1);
-  handshake.push_back(static_cast<char>((body.size() >> 16) & 0xff));
-  u16(handshake, body.size() & 0xffff);
-  handshake += body;
-  std::string records;
-  for (std::size_t at = 0; at < handshake.size(); at += record_size) {
-    std::size_t n = std::min(record_size, handshake.size() - at);
-    records += std::string("\x16\x03\x01", 3);
-    u16(records, n);
-    records += handshake.substr(at, n);
-  }
-  return records;
-}
-
 // Connection -----------------------------------------------------------------------------------
 
 Connection::Connection(std::uint16_t port, const std::string& address) {
@@ -597,8 +542,28 @@ FakeSessions::FakeSessions(mp::bus::Client& client) : client_(client) {
     }
     auto list = snapshot.initSessions(static_cast<unsigned>(open.size()));
     for (unsigned i = 0; i < open.size(); ++i) fill_record(list[i], *open[i]);
+    auto users = snapshot.initUsers(static_cast<unsigned>(users_.size()));
+    unsigned i = 0;
+    for (const auto& name : users_) users[i++].setName(name);
     return true;
   });
+}
+
+void FakeSessions::set_user(const std::string& name, bool removed) {
+  if (removed) {
+    users_.erase(name);
+  } else {
+    users_.insert(name);
+  }
+  ++version_;
+  client_.publish(
+      "session.user",
+      [&](mp::schema::Envelope::Builder e) {
+        auto update = e.initUserUpdate();
+        update.initUser().setName(name);
+        update.setRemoved(removed);
+      },
+      version_);
 }
 
 void FakeSessions::set(const FakeSessionRecord& record) {
@@ -723,6 +688,43 @@ void World::set_session(const FakeSessionRecord& record) {
   throw std::runtime_error("the webfilter never applied the session");
 }
 
+void World::set_user(const std::string& name, bool removed) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    std::uint64_t target = 0;
+    call([&] {
+      sessions_->set_user(name, removed);
+      target = sessions_->version();
+    });
+    if (!service_) return;
+    for (int i = 0; i < 100; ++i) {
+      bool applied = false;
+      call([&] { applied = service_->session_version() >= target; });
+      if (applied) return;
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  throw std::runtime_error("the webfilter never applied the user");
+}
+
+mp::bus::Reply World::request(const std::string& service, const mp::bus::Build& body,
+                              std::chrono::milliseconds deadline) {
+  std::mutex mutex;
+  std::condition_variable done;
+  std::optional<mp::bus::Reply> reply;
+  call([&] {
+    test_client_->request(service, body, mp::bus::RequestOptions{.deadline = deadline},
+                          [&](mp::bus::Reply r) {
+                            std::lock_guard lock(mutex);
+                            reply = std::move(r);
+                            done.notify_all();
+                          });
+  });
+  std::unique_lock lock(mutex);
+  done.wait_for(lock, deadline + 2s, [&] { return reply.has_value(); });
+  if (!reply) throw std::runtime_error("no reply, not even a deadline");
+  return std::move(*reply);
+}
+
 void World::run() {
   std::unique_ptr<mp::bus::InProcessBus> bus;
   std::unique_ptr<zmq::context_t> own_context;
@@ -751,6 +753,9 @@ void World::run() {
       for (auto& f : work) f();
     });
     std::unique_ptr<mp::bus::Client> policy_client, session_client, webfilter_client;
+    auto test_client = std::make_unique<mp::bus::Client>(*context, reactor, endpoints,
+                                                         mp::bus::ClientOptions{.service = "test"});
+    test_client_ = test_client.get();
     std::unique_ptr<FakePolicy> policy;
     std::unique_ptr<FakeSessions> sessions;
     if (options_.fake_policy) {
@@ -765,6 +770,7 @@ void World::run() {
           *context, reactor, endpoints, mp::bus::ClientOptions{.service = "session"});
       sessions = std::make_unique<FakeSessions>(*session_client);
       for (const auto& s : options_.initial_sessions) sessions->set(s);
+      for (const auto& name : options_.initial_users) sessions->set_user(name);
       sessions_ = sessions.get();
     }
     bool registered = reactor.run_until(
@@ -786,7 +792,7 @@ void World::run() {
       identity = std::make_unique<PeerIdentity>();
       webfilter_client = std::make_unique<mp::bus::Client>(
           *context, reactor, endpoints, mp::bus::ClientOptions{.service = "webfilter"});
-      service = std::make_unique<WebfilterService>(*webfilter_client, users, nullptr);
+      service = std::make_unique<WebfilterService>(*webfilter_client, users, options_.firewall);
       proxy = std::make_unique<Proxy>(options_.proxy, *service, *resolver, identity.get());
       Proxy* p = proxy.get();
       reactor.watch_fd(proxy->fd(), [p] { p->poll(); });
@@ -813,6 +819,7 @@ void World::run() {
     reactor.unwatch_fd(wake_fd_);
     proxy_ = nullptr;
     service_ = nullptr;
+    test_client_ = nullptr;
   } catch (const std::exception& e) {
     std::lock_guard lock(mutex_);
     failure_ = e.what();

@@ -20,11 +20,13 @@
 #include <thread>
 #include <vector>
 
+#include "client_hello.h"
 #include "host_rules.h"
 #include "mp/bus/client.h"
 #include "mp/bus/endpoints.h"
 #include "proxy.h"
 #include "resolver.h"
+#include "station_firewall.h"
 #include "station_map.h"
 #include "webfilter_service.h"
 
@@ -94,11 +96,6 @@ class TlsEcho {
   std::vector<std::thread> threads_;
   std::thread acceptor_;
 };
-
-// A ClientHello with `server_name` (none if empty), split into TLS records of at most
-// `record_size` bytes of handshake each.
-std::string client_hello(const std::string& server_name, std::size_t record_size = 16384,
-                         std::size_t padding = 0);
 
 // Raw-socket client --------------------------------------------------------------------------
 
@@ -180,17 +177,38 @@ struct FakeSessionRecord {
   mp::schema::SessionState state = mp::schema::SessionState::ACTIVE;
 };
 
-// Serves snapshotRequest "session" and publishes numbered "session.session" updates.
+// Serves snapshotRequest "session" (sessions and users) and publishes numbered
+// "session.session" and "session.user" updates.
 class FakeSessions {
  public:
   explicit FakeSessions(mp::bus::Client& client);
   void set(const FakeSessionRecord& record);
+  // A multipoint user added (or removed).
+  void set_user(const std::string& name, bool removed = false);
   std::uint64_t version() const { return version_; }
 
  private:
   mp::bus::Client& client_;
   std::map<std::uint64_t, FakeSessionRecord> records_;
+  std::set<std::string> users_;
   std::uint64_t version_ = 0;
+};
+
+// The firewall as WebfilterService sees it: remembers every set it was given; fails with
+// `fail_with` when that is set. Used on the world thread only.
+class FakeFirewall : public StationFirewall {
+ public:
+  explicit FakeFirewall(uid_t proxy_uid) : proxy_uid_(proxy_uid) {}
+  std::string apply(const std::set<uid_t>& uids) override {
+    applied.push_back(uids);
+    return fail_with;
+  }
+  uid_t proxy_uid() const override { return proxy_uid_; }
+  std::vector<std::set<uid_t>> applied;
+  std::string fail_with;
+
+ private:
+  uid_t proxy_uid_;
 };
 
 class FakeUsers : public UserDirectory {
@@ -214,6 +232,8 @@ struct WorldOptions {
   std::map<uid_t, std::string> users;         // FakeUsers for the in-process webfilter
   std::vector<StationPolicy> initial_policy;  // set before the webfilter starts
   std::vector<FakeSessionRecord> initial_sessions;
+  std::vector<std::string> initial_users;  // multipoint users in the sessions' snapshot
+  StationFirewall* firewall = nullptr;     // the in-process webfilter's (used on the world thread)
 };
 
 // Everything bus-side lives on one thread with one reactor; the test thread reaches it only
@@ -235,7 +255,12 @@ class World {
   // Sets a policy and waits until the in-process webfilter applied it.
   void set_policy(const StationPolicy& policy);
   void set_session(const FakeSessionRecord& record);
+  // Adds (or removes) a multipoint user and waits until the in-process webfilter applied it.
+  void set_user(const std::string& name, bool removed = false);
   bool ready();
+  // A request from a client named "test", answered on the world thread; waits for the reply.
+  mp::bus::Reply request(const std::string& service, const mp::bus::Build& body,
+                         std::chrono::milliseconds deadline = 3s);
 
  private:
   void run();
@@ -253,6 +278,7 @@ class World {
   mp::bus::Reactor* reactor_ = nullptr;
   FakePolicy* policy_ = nullptr;
   FakeSessions* sessions_ = nullptr;
+  mp::bus::Client* test_client_ = nullptr;
   Proxy* proxy_ = nullptr;
   WebfilterService* service_ = nullptr;
   std::uint16_t proxy_port_ = 0;

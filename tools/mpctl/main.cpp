@@ -100,8 +100,8 @@ int main(int argc, char** argv) {
                                         .operator_name = mp::mpctl::current_operator()};
   mp::mpctl::Mpctl mpctl(mpctl_options);
   if (auto code = policy.run(mpctl)) return *code;
-  if (auto code = session_commands.run(mpctl_options)) return *code;
-  if (auto code = station_commands.run(mpctl_options)) return *code;
+  if (auto code = session_commands.run(mpctl.bus())) return *code;
+  if (auto code = station_commands.run(mpctl.bus())) return *code;
   if (status->parsed()) return mpctl.status(json);
   if (stations->parsed()) return mpctl.stations(json);
   if (user_list->parsed()) return mpctl.user_list(json);

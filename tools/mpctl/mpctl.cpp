@@ -1,14 +1,13 @@
 #include "mpctl.h"
 
-#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
-#include <random>
 
+#include "all_pages.h"
 #include "mp/bus/tap.h"
 #include "tables.h"
 
@@ -37,61 +36,21 @@ void print_json(const nlohmann::json& value) {
 
 }  // namespace
 
-Mpctl::Mpctl(MpctlOptions options)
-    : options_(std::move(options)),
-      endpoints_(mp::bus::Endpoints::in_directory(options_.runtime_dir)),
-      context_(1) {}
+Mpctl::Mpctl(MpctlOptions options) : options_(options), bus_(std::move(options)) {}
 
 Mpctl::~Mpctl() = default;
 
-std::optional<int> Mpctl::check_reachable() {
-  // Without this, a missing bus would only show as a deadline passing.
-  const std::string path = endpoints_.requests.substr(std::string_view("ipc://").size());
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
-    std::cerr << "mpctl: cannot reach the multipoint bus at " << path
-              << ": no such socket (is multipoint running? try ./mp up)\n";
-    return exit_code::unreachable;
-  }
-  return std::nullopt;
-}
+std::optional<int> Mpctl::check_reachable() { return bus_.unreachable(); }
 
-mp::bus::Client& Mpctl::client() {
-  if (!client_) {
-    client_ = std::make_unique<mp::bus::Client>(
-        context_, reactor_, endpoints_,
-        mp::bus::ClientOptions{.service = "mpctl", .operator_name = options_.operator_name});
-  }
-  return *client_;
-}
+mp::bus::Client& Mpctl::client() { return bus_.client(); }
 
 mp::bus::Reply Mpctl::ask(std::string_view service, const mp::bus::Build& body,
                           const std::string& idempotency_key) {
-  mp::bus::RequestOptions options{.deadline = options_.timeout};
-  if (!idempotency_key.empty()) {
-    options.idempotency_key = idempotency_key;
-    options.attempts = 3;  // a retry is safe: the service applies the key once
-  }
-  return client().call(service, body, options);
+  return bus_.ask_with_key(service, body, idempotency_key);
 }
 
 int Mpctl::report_failure(std::string_view service, const mp::bus::Reply& reply) {
-  if (!reply.message) {
-    if (reply.local_error == Error::Kind::UNAVAILABLE) {
-      std::cerr << "mpctl: the bus did not answer within " << options_.timeout.count() << " ms\n";
-    } else {
-      std::cerr << "mpctl: " << reply.local_error_text << "\n";
-    }
-    return exit_code::unreachable;
-  }
-  if (reply.message->is_error()) {
-    std::cerr << "mpctl: " << service << ": " << error_kind_name(reply.error_kind()) << ": "
-              << reply.error_text() << "\n";
-  } else {
-    std::cerr << "mpctl: " << service << " answered with an unexpected "
-              << mp::bus::body_name(reply.envelope()) << "\n";
-  }
-  return exit_code::refused;
+  return bus_.failure(reply, service);
 }
 
 int Mpctl::status(bool json) {
@@ -122,8 +81,15 @@ int Mpctl::status(bool json) {
 
 int Mpctl::stations(bool json) {
   if (auto failed = check_reachable()) return *failed;
-  auto reply =
-      ask("session", [](Envelope::Builder envelope) { envelope.initStationListRequest(); });
+  auto reply = all_pages(
+      [&](const std::string& cursor) {
+        return ask("session",
+                   [&](Envelope::Builder e) { e.initStationListRequest().setCursor(cursor); });
+      },
+      [](Envelope::Reader e) -> std::optional<std::string> {
+        if (!e.isStationList()) return std::nullopt;
+        return std::string(e.getStationList().getNextCursor());
+      });
   if (!reply.ok() || !reply.envelope().isStationList()) return report_failure("session", reply);
   auto list = reply.envelope().getStationList();
   if (json) {
@@ -170,7 +136,15 @@ int Mpctl::user_modify(const std::string& name, mp::schema::Role role,
 
 int Mpctl::user_list(bool json) {
   if (auto failed = check_reachable()) return *failed;
-  auto reply = ask("session", [](Envelope::Builder envelope) { envelope.initUserListRequest(); });
+  auto reply = all_pages(
+      [&](const std::string& cursor) {
+        return ask("session",
+                   [&](Envelope::Builder e) { e.initUserListRequest().setCursor(cursor); });
+      },
+      [](Envelope::Reader e) -> std::optional<std::string> {
+        if (!e.isUserList()) return std::nullopt;
+        return std::string(e.getUserList().getNextCursor());
+      });
   if (!reply.ok() || !reply.envelope().isUserList()) return report_failure("session", reply);
   auto list = reply.envelope().getUserList();
   if (json) {
@@ -199,10 +173,11 @@ int Mpctl::control(const std::string& service, mp::schema::ServiceControl::Actio
 
 int Mpctl::tap(const std::string& prefix, bool json, std::uint64_t count) {
   if (auto failed = check_reachable()) return *failed;
-  reactor_.stop_on_signals();
+  mp::bus::Reactor& reactor = bus_.reactor();
+  reactor.stop_on_signals();
   std::uint64_t seen = 0;
   mp::bus::TapSubscriber subscriber(
-      context_, reactor_, endpoints_, prefix, mp::bus::Limits{},
+      bus_.context(), reactor, bus_.endpoints(), prefix, mp::bus::Limits{},
       [&](std::string_view topic, const mp::bus::Incoming& message) {
         if (json) {
           nlohmann::json topic_json = std::string(topic);
@@ -212,9 +187,9 @@ int Mpctl::tap(const std::string& prefix, bool json, std::uint64_t count) {
         } else {
           print_line(std::string(topic) + "  " + mp::bus::envelope_to_text(message.envelope()));
         }
-        if (count != 0 && ++seen >= count) reactor_.stop();
+        if (count != 0 && ++seen >= count) reactor.stop();
       });
-  reactor_.run();
+  reactor.run();
   return exit_code::ok;
 }
 
@@ -245,20 +220,6 @@ std::optional<std::string> read_password(int fd, const std::string& prompt) {
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
   if (!got_any) return std::nullopt;
   return line;
-}
-
-std::string random_key() {
-  std::random_device random;
-  std::string key;
-  static constexpr char digits[] = "0123456789abcdef";
-  for (int i = 0; i < 4; ++i) {
-    std::uint32_t word = random();
-    for (int j = 0; j < 8; ++j) {
-      key.push_back(digits[word & 0xf]);
-      word >>= 4;
-    }
-  }
-  return key;
 }
 
 }  // namespace mp::mpctl

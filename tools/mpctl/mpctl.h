@@ -1,6 +1,5 @@
 // mpctl's commands: each asks the service that owns the answer over the bus and prints it.
-// Exit codes: 0 ok, 1 refused or failed (the bus error is printed), 2 bad arguments,
-// 3 the bus is unreachable or did not answer in time.
+// Every command runs on one BusCommand (bus_command.h), which holds the exit-code policy.
 #pragma once
 
 #include <chrono>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include "bus_command.h"
 #include "mp/bus/client.h"
 #include "mp/bus/endpoints.h"
 #include "mp/bus/reactor.h"
@@ -25,24 +25,12 @@
 
 namespace mp::mpctl {
 
-namespace exit_code {
-inline constexpr int ok = 0;
-inline constexpr int refused = 1;
-inline constexpr int usage = 2;
-inline constexpr int unreachable = 3;
-}  // namespace exit_code
-
-struct MpctlOptions {
-  std::filesystem::path runtime_dir;
-  std::chrono::milliseconds timeout{3000};
-  std::string operator_name;  // header.operator: who the commands act for (see current_operator)
-};
-
-// Whom a policy command is about: every station, or a name that is a known group, else a
-// station key.
+// Whom a policy command is about: every station, the stations no administrator admitted, or a
+// name that is a known group, else a station key.
 struct PolicyTarget {
   bool all = false;
   std::string name;
+  bool new_stations = false;
 };
 
 struct ScheduleRequest {
@@ -63,6 +51,8 @@ class Mpctl {
   ~Mpctl();
   Mpctl(const Mpctl&) = delete;
   Mpctl& operator=(const Mpctl&) = delete;
+  // The command base the other command groups (SessionCli, StationCli) run on too.
+  BusCommand& bus() { return bus_; }
 
   int status(bool json);
   int stations(bool json);
@@ -121,17 +111,12 @@ class Mpctl {
   int report_failure(std::string_view service, const mp::bus::Reply& reply);
 
   MpctlOptions options_;
-  mp::bus::Endpoints endpoints_;
-  mp::bus::Reactor reactor_;
-  zmq::context_t context_;
-  std::unique_ptr<mp::bus::Client> client_;
+  BusCommand bus_;
 };
 
 // One line from `fd` without its trailing \r\n; prompts without echo when fd is a terminal.
 // nullopt when nothing was read.
 std::optional<std::string> read_password(int fd, const std::string& prompt);
-// 32 random hex digits: an idempotency key for a mutating request.
-std::string random_key();
 // The person running mpctl: $SUDO_USER under sudo, else the login name of the real uid.
 std::string current_operator();
 

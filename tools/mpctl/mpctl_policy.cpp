@@ -59,6 +59,11 @@ std::optional<int> Mpctl::resolve(const PolicyTarget& target, ScopeFill* scope, 
     *name = "all stations";
     return std::nullopt;
   }
+  if (target.new_stations) {
+    *scope = [](mp::schema::Scope::Builder s) { s.setNewStations(); };
+    *name = "new stations";
+    return std::nullopt;
+  }
   std::string key = target.name;
   if (could_be_group(key)) {
     auto reply = ask(kPolicy, [](Envelope::Builder e) { e.initGroupListRequest(); });

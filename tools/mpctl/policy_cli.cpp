@@ -66,15 +66,17 @@ std::string check_domain_count(const std::vector<std::string>& domains) {
 void PolicyCli::add_target(CLI::App* command, TargetArgs& target) {
   command->add_option("TARGET", target.name, "a station key or a group name");
   command->add_flag("--all", target.all, "every station");
+  command->add_flag("--new-stations", target.new_stations,
+                    "stations no administrator admitted (between groups and all)");
 }
 
 std::optional<PolicyTarget> PolicyCli::target_of(const TargetArgs& args,
                                                  const std::string& command) {
-  if (args.all == !args.name.empty()) {
-    usage_error(command + ": give a station, a group, or --all (exactly one)");
+  if (int(args.all) + int(args.new_stations) + int(!args.name.empty()) != 1) {
+    usage_error(command + ": give a station, a group, --all or --new-stations (exactly one)");
     return std::nullopt;
   }
-  return PolicyTarget{args.all, args.name};
+  return PolicyTarget{.all = args.all, .name = args.name, .new_stations = args.new_stations};
 }
 
 PolicyCli::PolicyCli(CLI::App& app) {
@@ -90,8 +92,10 @@ PolicyCli::PolicyCli(CLI::App& app) {
        {std::tuple{"allow", "allow only these domains (adds to the allow list)", &web_allow_},
         std::tuple{"block", "block these domains (adds to the block list)", &web_block_}}) {
     *command = web->add_subcommand(name, what);
-    (*command)->add_option("ARGS", web_args_, "TARGET (unless --all), then DOMAIN...");
+    (*command)->add_option("ARGS", web_args_,
+                           "TARGET (unless --all or --new-stations), then DOMAIN...");
     (*command)->add_flag("--all", web_all_, "every station");
+    (*command)->add_flag("--new-stations", web_new_stations_, "stations no administrator admitted");
     (*command)
         ->add_option("--from-file", web_files_,
                      "a list (one domain per line) or a hosts file; '-' reads stdin")
@@ -184,9 +188,14 @@ std::optional<int> PolicyCli::run(Mpctl& mpctl) {
   if (web_allow_->parsed() || web_block_->parsed()) {
     std::string command = web_allow_->parsed() ? "web allow" : "web block";
     std::vector<std::string> domains = web_args_;
-    PolicyTarget target{.all = web_all_};
-    if (!web_all_) {
-      if (domains.empty()) return usage_error(command + ": give a station, a group, or --all");
+    if (web_all_ && web_new_stations_) {
+      return usage_error(command + ": --all or --new-stations, not both");
+    }
+    PolicyTarget target{.all = web_all_, .new_stations = web_new_stations_};
+    if (!web_all_ && !web_new_stations_) {
+      if (domains.empty()) {
+        return usage_error(command + ": give a station, a group, --all or --new-stations");
+      }
       target.name = domains.front();
       domains.erase(domains.begin());
     }

@@ -23,9 +23,10 @@ class PolicyCli {
   struct TargetArgs {
     std::string name;
     bool all = false;
+    bool new_stations = false;
   };
   void add_target(CLI::App* command, TargetArgs& target);
-  // A target or --all, exactly one; prints why not.
+  // A target, --all or --new-stations, exactly one; prints why not.
   static std::optional<PolicyTarget> target_of(const TargetArgs& args, const std::string& command);
 
   CLI::App* block_ = nullptr;
@@ -40,6 +41,7 @@ class PolicyCli {
   CLI::App* web_show_ = nullptr;
   std::vector<std::string> web_args_;
   bool web_all_ = false;
+  bool web_new_stations_ = false;
   std::vector<std::string> web_files_;
   bool web_remove_ = false;
   bool web_replace_ = false;

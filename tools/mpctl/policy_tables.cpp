@@ -172,6 +172,8 @@ std::string scope_name(mp::schema::Scope::Reader scope) {
       return "group:" + text(scope.getGroup());
     case mp::schema::Scope::STATION:
       return "station:" + text(scope.getStation());
+    case mp::schema::Scope::NEW_STATIONS:
+      return "new-stations";
   }
   return "?";
 }

@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "all_pages.h"
 #include "tables.h"
 
 namespace mp::mpctl {
@@ -20,83 +21,7 @@ int usage_error(const std::string& message) {
   return exit_code::usage;
 }
 
-// At most `max_bytes` of `text`, not cutting a UTF-8 sequence.
-std::string utf8_prefix(const std::string& text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  std::size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return text.substr(0, n);
-}
-
 }  // namespace
-
-// Prints why `reply` is not the answer wanted; the exit code for it.
-int failure(const mp::bus::Reply& reply, const MpctlOptions& options) {
-  if (!reply.message) {
-    if (reply.local_error == Error::Kind::UNAVAILABLE) {
-      std::cerr << "mpctl: the bus did not answer within " << options.timeout.count() << " ms\n";
-    } else {
-      std::cerr << "mpctl: " << reply.local_error_text << "\n";
-    }
-    return exit_code::unreachable;
-  }
-  if (reply.message->is_error()) {
-    std::string source = text(reply.envelope().getHeader().getSource());
-    std::cerr << "mpctl: " << (source.empty() ? "session" : source) << ": "
-              << error_kind_name(reply.error_kind()) << ": " << reply.error_text() << "\n";
-    // No mp-session on the bus is the same situation as no bus: nothing to talk to.
-    return reply.error_kind() == Error::Kind::UNAVAILABLE ? exit_code::unreachable
-                                                          : exit_code::refused;
-  }
-  std::cerr << "mpctl: session answered with an unexpected " << mp::bus::body_name(reply.envelope())
-            << "\n";
-  return exit_code::refused;
-}
-
-mp::bus::Reply ask(mp::bus::Client& client, const MpctlOptions& options, const mp::bus::Build& body,
-                   bool mutating, const std::string& service) {
-  mp::bus::RequestOptions request{.deadline = options.timeout};
-  if (mutating) {
-    request.idempotency_key = random_key();
-    request.attempts = 3;  // applied once whatever the number of sends
-  }
-  return client.call(service, body, request);
-}
-
-// Writes what was done into mp-policy's audit log (mp-session does not keep one). The action
-// has happened either way: a failure to record it is said on stderr, not in the exit status.
-void audit(mp::bus::Client& client, const MpctlOptions& options, const std::string& action,
-           const std::string& detail, const std::vector<std::string>& stations) {
-  // Short: without mp-policy the bus answers `unavailable` at once, and nothing is retried.
-  auto reply = client.call(
-      "policy",
-      [&](Envelope::Builder e) {
-        auto body = e.initAuditRecord();
-        body.setAction(action);
-        body.setDetail(utf8_prefix(detail, 1000));
-        auto list = body.initStations(static_cast<unsigned>(stations.size()));
-        for (unsigned i = 0; i < stations.size(); ++i) list.set(i, stations[i]);
-      },
-      mp::bus::RequestOptions{
-          .deadline = std::min(options.timeout, std::chrono::milliseconds(2000)),
-          .idempotency_key = random_key()});
-  if (!reply.ok()) {
-    std::cerr << "mpctl: warning: not in the audit log: " << reply.error_text() << "\n";
-  }
-}
-
-std::optional<int> bus_missing(const MpctlOptions& options) {
-  // Without this, a missing bus would only show as a deadline passing.
-  auto endpoints = mp::bus::Endpoints::in_directory(options.runtime_dir);
-  std::string path = endpoints.requests.substr(std::string_view("ipc://").size());
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
-    std::cerr << "mpctl: cannot reach the multipoint bus at " << path
-              << ": no such socket (is multipoint running? try ./mp up)\n";
-    return exit_code::unreachable;
-  }
-  return std::nullopt;
-}
 
 std::string session_state_name(mp::schema::SessionState state) {
   switch (state) {
@@ -152,7 +77,7 @@ SessionCli::SessionCli(CLI::App& app) {
   sessions_->add_flag("--json", json_, "a JSON array instead of a table");
 }
 
-std::optional<int> SessionCli::run(const MpctlOptions& options) {
+std::optional<int> SessionCli::run(BusCommand& bus) {
   if (!message_->parsed() && !logoff_->parsed() && !sessions_->parsed()) return std::nullopt;
   if (message_->parsed()) {
     std::size_t wanted = message_all_ ? 1 : 2;
@@ -162,41 +87,36 @@ std::optional<int> SessionCli::run(const MpctlOptions& options) {
     }
     if (message_args_.back().empty()) return usage_error("message: the text is empty");
   }
-  if (auto missing = bus_missing(options)) return missing;
-  zmq::context_t context(1);
-  mp::bus::Reactor reactor;
-  mp::bus::Client client(
-      context, reactor, mp::bus::Endpoints::in_directory(options.runtime_dir),
-      mp::bus::ClientOptions{.service = "mpctl", .operator_name = options.operator_name});
-  if (message_->parsed()) return message(client, options);
-  if (logoff_->parsed()) return logoff(client, options);
-  return sessions(client, options);
+  if (auto missing = bus.unreachable()) return missing;
+  if (message_->parsed()) return message(bus);
+  if (logoff_->parsed()) return logoff(bus);
+  return sessions(bus);
 }
 
-int SessionCli::message(mp::bus::Client& client, const MpctlOptions& options) {
+int SessionCli::message(BusCommand& bus) {
   std::string station = message_all_ ? "" : message_args_.front();
   std::string body_text = message_args_.back();
-  auto reply = ask(
-      client, options,
+  auto reply = bus.ask(
+      "session",
       [&](Envelope::Builder e) {
         auto body = e.initSendMessage();
         body.initStations(station.empty() ? 0 : 1);
         if (!station.empty()) body.getStations().set(0, station);
         body.setText(body_text);
-        body.setFrom(from_.empty() ? options.operator_name : from_);
+        body.setFrom(from_.empty() ? bus.options().operator_name : from_);
       },
       true);
-  if (!reply.ok() || !reply.envelope().isSendMessageResult()) return failure(reply, options);
+  if (!reply.ok() || !reply.envelope().isSendMessageResult()) return bus.failure(reply, "session");
   auto delivered = reply.envelope().getSendMessageResult().getDelivered();
   std::vector<std::string> reached;
   for (auto d : delivered) {
     if (d.getMessageId() != 0) reached.push_back(text(d.getStationKey()));
   }
   if (!reached.empty()) {
-    audit(client, options, "message",
-          "\"" + body_text + "\" to " + std::to_string(reached.size()) + " of " +
-              std::to_string(delivered.size()) + " stations",
-          reached);
+    bus.audit("message",
+              "\"" + body_text + "\" to " + std::to_string(reached.size()) + " of " +
+                  std::to_string(delivered.size()) + " stations",
+              reached);
   }
   if (delivered.size() == 0) {
     std::cout << "no active sessions: nobody to send to" << std::endl;
@@ -215,26 +135,34 @@ int SessionCli::message(mp::bus::Client& client, const MpctlOptions& options) {
   return code;
 }
 
-int SessionCli::logoff(mp::bus::Client& client, const MpctlOptions& options) {
-  auto reply = ask(
-      client, options,
+int SessionCli::logoff(BusCommand& bus) {
+  auto reply = bus.ask(
+      "session",
       [&](Envelope::Builder e) {
         auto body = e.initSessionEnd();
         body.setSessionId(0);
         body.setStationKey(station_);
       },
       true);
-  if (!reply.ok() || !reply.envelope().isAck()) return failure(reply, options);
+  if (!reply.ok() || !reply.envelope().isAck()) return bus.failure(reply, "session");
   std::string detail = text(reply.envelope().getAck().getDetail());
-  audit(client, options, "log off", detail, {station_});
+  bus.audit("log off", detail, {station_});
   std::cout << (detail.empty() ? "logged off" : detail) << std::endl;
   return exit_code::ok;
 }
 
-int SessionCli::sessions(mp::bus::Client& client, const MpctlOptions& options) {
-  auto reply = ask(
-      client, options, [](Envelope::Builder e) { e.initSessionListRequest(); }, false);
-  if (!reply.ok() || !reply.envelope().isSessionList()) return failure(reply, options);
+int SessionCli::sessions(BusCommand& bus) {
+  auto reply = all_pages(
+      [&](const std::string& cursor) {
+        return bus.ask(
+            "session", [&](Envelope::Builder e) { e.initSessionListRequest().setCursor(cursor); },
+            false);
+      },
+      [](Envelope::Reader e) -> std::optional<std::string> {
+        if (!e.isSessionList()) return std::nullopt;
+        return std::string(e.getSessionList().getNextCursor());
+      });
+  if (!reply.ok() || !reply.envelope().isSessionList()) return bus.failure(reply, "session");
   auto list = reply.envelope().getSessionList();
   if (json_) {
     std::cout << sessions_json(list).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)

@@ -78,7 +78,7 @@ StationCli::StationCli(CLI::App& app) {
   server_->add_flag("--yes", yes_, "confirm: every session on this server ends");
 }
 
-std::optional<int> StationCli::run(const MpctlOptions& options) {
+std::optional<int> StationCli::run(BusCommand& bus) {
   bool ours = project_->parsed() || disconnect_->parsed() || app_->parsed() || server_->parsed();
   if (!ours) return std::nullopt;
   if (project_->parsed() && !stop_ && args_.size() != 1) {
@@ -95,21 +95,16 @@ std::optional<int> StationCli::run(const MpctlOptions& options) {
     return usage_error("server " + power_action_ +
                        ": every session on this server ends; add --yes to confirm");
   }
-  if (auto missing = bus_missing(options)) return missing;
-  zmq::context_t context(1);
-  mp::bus::Reactor reactor;
-  mp::bus::Client client(
-      context, reactor, mp::bus::Endpoints::in_directory(options.runtime_dir),
-      mp::bus::ClientOptions{.service = "mpctl", .operator_name = options.operator_name});
-  if (project_->parsed()) return project(client, options);
-  if (disconnect_->parsed()) return disconnect(client, options);
-  if (app_->parsed()) return apps(client, options);
-  return server(client, options);
+  if (auto missing = bus.unreachable()) return missing;
+  if (project_->parsed()) return project(bus);
+  if (disconnect_->parsed()) return disconnect(bus);
+  if (app_->parsed()) return apps(bus);
+  return server(bus);
 }
 
-int StationCli::project(mp::bus::Client& client, const MpctlOptions& options) {
-  auto reply = ask(
-      client, options,
+int StationCli::project(BusCommand& bus) {
+  auto reply = bus.ask(
+      "session",
       [&](Envelope::Builder e) {
         if (stop_) {
           set_list(e.initProjectStop().initTargets(static_cast<unsigned>(args_.size())), args_);
@@ -120,37 +115,38 @@ int StationCli::project(mp::bus::Client& client, const MpctlOptions& options) {
         set_list(body.initTargets(static_cast<unsigned>(to_.size())), to_);
       },
       true);
-  if (!reply.ok() || !reply.envelope().isStationResults()) return failure(reply, options);
+  if (!reply.ok() || !reply.envelope().isStationResults()) return bus.failure(reply, "session");
   auto results = reply.envelope().getStationResults();
   auto done = done_stations(results);
   if (!done.empty()) {
-    audit(client, options, stop_ ? "projection stopped" : "project",
-          stop_ ? "" : args_.front() + " to " + std::to_string(done.size()) + " stations", done);
+    bus.audit(stop_ ? "projection stopped" : "project",
+              stop_ ? "" : args_.front() + " to " + std::to_string(done.size()) + " stations",
+              done);
   }
   return print_results(results, stop_ ? "shows its own desktop" : "shows " + args_.front());
 }
 
-int StationCli::disconnect(mp::bus::Client& client, const MpctlOptions& options) {
-  auto reply = ask(
-      client, options,
+int StationCli::disconnect(BusCommand& bus) {
+  auto reply = bus.ask(
+      "session",
       [&](Envelope::Builder e) {
         set_list(e.initStationDisconnect().initStations(static_cast<unsigned>(args_.size())),
                  args_);
       },
       true);
-  if (!reply.ok() || !reply.envelope().isStationResults()) return failure(reply, options);
+  if (!reply.ok() || !reply.envelope().isStationResults()) return bus.failure(reply, "session");
   auto results = reply.envelope().getStationResults();
   if (auto done = done_stations(results); !done.empty()) {
-    audit(client, options, "disconnect", "", done);
+    bus.audit("disconnect", "", done);
   }
   return print_results(results, "disconnected (its session is kept)");
 }
 
-int StationCli::apps(mp::bus::Client& client, const MpctlOptions& options) {
+int StationCli::apps(BusCommand& bus) {
   if (app_list_->parsed()) {
-    auto reply = ask(
-        client, options, [](Envelope::Builder e) { e.initAppListRequest(); }, false);
-    if (!reply.ok() || !reply.envelope().isAppList()) return failure(reply, options);
+    auto reply = bus.ask(
+        "session", [](Envelope::Builder e) { e.initAppListRequest(); }, false);
+    if (!reply.ok() || !reply.envelope().isAppList()) return bus.failure(reply, "session");
     auto list = reply.envelope().getAppList().getApps();
     if (list.size() == 0) std::cout << "no applications listed (mp-session --apps FILE)\n";
     for (auto app : list) {
@@ -162,8 +158,8 @@ int StationCli::apps(mp::bus::Client& client, const MpctlOptions& options) {
     return exit_code::ok;
   }
   bool launch = app_launch_->parsed();
-  auto reply = ask(
-      client, options,
+  auto reply = bus.ask(
+      "session",
       [&](Envelope::Builder e) {
         if (launch) {
           auto body = e.initAppLaunch();
@@ -176,26 +172,26 @@ int StationCli::apps(mp::bus::Client& client, const MpctlOptions& options) {
         }
       },
       true);
-  if (!reply.ok() || !reply.envelope().isStationResults()) return failure(reply, options);
+  if (!reply.ok() || !reply.envelope().isStationResults()) return bus.failure(reply, "session");
   auto results = reply.envelope().getStationResults();
   if (auto done = done_stations(results); !done.empty()) {
-    audit(client, options, launch ? "launch application" : "close application", app_name_, done);
+    bus.audit(launch ? "launch application" : "close application", app_name_, done);
   }
   return print_results(results, launch ? "launched" : "closed");
 }
 
-int StationCli::server(mp::bus::Client& client, const MpctlOptions& options) {
+int StationCli::server(BusCommand& bus) {
   bool restart = power_action_ == "restart";
   // Recorded first: once the command runs there may be nobody left to record it.
-  audit(client, options, restart ? "server restart" : "server shutdown", "", {});
-  auto reply = ask(
-      client, options,
+  bus.audit(restart ? "server restart" : "server shutdown", "", {});
+  auto reply = bus.ask(
+      "supervisor",
       [&](Envelope::Builder e) {
         e.initPowerRequest().setAction(restart ? mp::schema::PowerRequest::Action::RESTART
                                                : mp::schema::PowerRequest::Action::SHUTDOWN);
       },
-      true, "supervisor");
-  if (!reply.ok() || !reply.envelope().isAck()) return failure(reply, options);
+      true);
+  if (!reply.ok() || !reply.envelope().isAck()) return bus.failure(reply, "supervisor");
   std::cout << "the server " << (restart ? "restarts" : "shuts down") << " now" << std::endl;
   return exit_code::ok;
 }

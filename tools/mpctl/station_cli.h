@@ -4,7 +4,7 @@
 //   disconnect STATION...|--all           end the client connections; sessions are kept
 //   app list | app launch|close NAME STATION...|--all
 //   server restart|shutdown --yes         through the supervisor's configured power command
-// Registered on the app before parsing; run() after parsing. Exit codes as in mpctl.h.
+// Registered on the app before parsing; run() after parsing. Exit codes as in bus_command.h.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -20,13 +20,13 @@ namespace mp::mpctl {
 class StationCli {
  public:
   explicit StationCli(CLI::App& app);
-  std::optional<int> run(const MpctlOptions& options);
+  std::optional<int> run(BusCommand& bus);
 
  private:
-  int project(mp::bus::Client& client, const MpctlOptions& options);
-  int disconnect(mp::bus::Client& client, const MpctlOptions& options);
-  int apps(mp::bus::Client& client, const MpctlOptions& options);
-  int server(mp::bus::Client& client, const MpctlOptions& options);
+  int project(BusCommand& bus);
+  int disconnect(BusCommand& bus);
+  int apps(BusCommand& bus);
+  int server(BusCommand& bus);
 
   CLI::App* project_ = nullptr;
   CLI::App* disconnect_ = nullptr;

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "mp/bus/client.h"
+#include "mp/bus/tap.h"
 #include "socket_options.h"
 
 namespace mp::bus {
@@ -67,7 +68,17 @@ Broker::Broker(zmq::context_t& context, Reactor& reactor, const Endpoints& endpo
   events_out_.bind(endpoints.events_out);
   requests_.bind(endpoints.requests);
   tap_.bind(endpoints.tap);
-  for (const auto& path : ipc_paths_) chmod(path.c_str(), 0600);
+  for (const auto& path : ipc_paths_) {
+    if (options_.socket_group) {
+      // Connecting to an ipc socket needs write permission on its file.
+      if (chown(path.c_str(), static_cast<uid_t>(-1), *options_.socket_group) != 0 ||
+          chmod(path.c_str(), 0660) != 0) {
+        throw zmq::error_t();  // errno says why; mp-bus reports it and exits
+      }
+    } else {
+      chmod(path.c_str(), 0600);
+    }
+  }
 
   // Take every event from every publisher: the tap must see all of them, and subscribers
   // filter at the XPUB side.
@@ -247,7 +258,7 @@ void Broker::on_client_request(const std::string& client, const std::string& ser
   ++workers_[worker].outstanding;
   ++counters_.routed_requests;
 
-  tap("req." + service, request->to_frame());
+  tap("req." + service, tap_frame(*request));  // passwords redacted
   send_to_route(worker, kind::deliver, client, request->to_frame());
 }
 
@@ -425,7 +436,7 @@ void Broker::answer_self(const std::string& client, const Incoming& request) {
     envelope.setUnimplemented(request.envelope());
   }
   zmq::message_t frame = out.to_frame();
-  tap("req.bus", request.to_frame());
+  tap("req.bus", tap_frame(request));
   tap("rep.bus", frame);
   send_to_route(client, kind::answer, "bus", std::move(frame));
 }

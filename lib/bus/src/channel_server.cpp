@@ -30,6 +30,8 @@ ChannelServer::ChannelServer(Context& context, Reactor& reactor, const std::stri
   // Sending to a peer that is gone fails (EHOSTUNREACH) instead of vanishing silently.
   socket_.set(zmq::sockopt::router_mandatory, 1);
   socket_.set(zmq::sockopt::sndhwm, 1000);
+  socket_.set(zmq::sockopt::rcvhwm, options_.receive_queue);
+  if (!options_.gate_domain.empty()) socket_.set(zmq::sockopt::zap_domain, options_.gate_domain);
   if (auto file = socket_file()) unlink(file->c_str());
   try {
     socket_.bind(endpoint_);

@@ -98,6 +98,12 @@ void Client::publish(std::string_view topic, const Build& body, std::uint64_t st
   envelope.getHeader().setStateVersion(state_version);
   body(envelope);
   zmq::message_t frame = out.to_frame();
+  if (over_limit(frame)) {
+    ++counters_.oversized_messages;
+    spdlog::error("event '{}' ({}) is {} bytes, over the bus's limit of {}: not published", topic,
+                  body_name(envelope), frame.size(), options_.limits.max_message_bytes);
+    return;
+  }
   publisher_->send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   publisher_->send(frame, zmq::send_flags::dontwait);
 }
@@ -171,6 +177,15 @@ void Client::request(std::string_view service, const Build& body, const RequestO
                                  [this, correlation] { on_request_timer(correlation); });
   pending.deadline = steady_clock::now() + options.deadline;
   auto& stored = pending_.emplace(correlation, std::move(pending)).first->second;
+  if (over_limit(stored.frame)) {
+    // The broker would drop the connection for it; the caller learns why at once.
+    ++counters_.oversized_messages;
+    std::string why = "request too large (" + std::to_string(stored.frame.size()) + " bytes)";
+    spdlog::error("{} to '{}': {}, over the bus's limit of {}: not sent", body_name(envelope),
+                  service, why, options_.limits.max_message_bytes);
+    finish(correlation, Reply{std::nullopt, Error::Kind::INVALID, why});
+    return;
+  }
   if (!send_request(stored)) {
     finish(correlation, Reply{std::nullopt, Error::Kind::OVERLOADED,
                               "the bus connection is saturated (send queue full)"});
@@ -358,6 +373,11 @@ void Client::handle_delivery(zmq::message_t&& route, zmq::message_t&& envelope_f
     return;
   }
   zmq::message_t frame = out.to_frame();
+  if (over_limit(frame)) {
+    // Not remembered: `failed` is transient, a retry may find a smaller state.
+    send_reply(to, too_large_reply(reply, frame.size(), to.correlation));
+    return;
+  }
   // Transient failures must stay retryable.
   if (!key.empty() && !is_transient_error(reply)) remember_reply(key, request->which(), frame);
   send_reply(to, std::move(frame));
@@ -452,6 +472,10 @@ void Client::answer_deferred(std::uint64_t id, const Build& body) {
   }
   zmq::message_t frame = out.to_frame();
   bool remember = !deferred.key.empty() && !is_transient_error(reply);
+  if (over_limit(frame)) {
+    frame = too_large_reply(reply, frame.size(), deferred.first.correlation);
+    remember = false;  // `failed` is transient
+  }
   if (remember) remember_reply(deferred.key, deferred.body, frame);
   if (!deferred.retries.empty()) {
     std::vector<capnp::word> words(frame.size() / sizeof(capnp::word));
@@ -469,6 +493,20 @@ void Client::send_reply(const Requester& to, zmq::message_t&& frame) {
   requests_.send(zmq::buffer(&kind, 1), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
   requests_.send(zmq::buffer(to.route), zmq::send_flags::sndmore);
   requests_.send(frame, zmq::send_flags::none);
+}
+
+zmq::message_t Client::too_large_reply(Envelope::Reader reply, std::size_t bytes,
+                                       std::uint64_t correlation) {
+  // Sent, it would cost this service its connection to the broker (ZMQ_MAXMSGSIZE) and the
+  // requester would only see its deadline pass.
+  ++counters_.oversized_messages;
+  std::string why = "reply too large (" + std::to_string(bytes) + " bytes)";
+  spdlog::error("a {} reply is {} bytes, over the bus's limit of {}: answered failed instead",
+                body_name(reply), bytes, options_.limits.max_message_bytes);
+  Outgoing out;
+  fill_header(out.envelope(), correlation);
+  set_error(out.envelope(), Error::Kind::FAILED, why);
+  return out.to_frame();
 }
 
 zmq::message_t Client::key_reused(const std::string& key, std::uint64_t correlation) {

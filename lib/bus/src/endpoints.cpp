@@ -11,6 +11,15 @@ Endpoints Endpoints::in_directory(const std::filesystem::path& dir) {
   return Endpoints{at("events-in"), at("events-out"), at("requests"), at("tap")};
 }
 
+std::vector<std::filesystem::path> Endpoints::service_socket_files() const {
+  constexpr std::string_view kScheme = "ipc://";
+  std::vector<std::filesystem::path> files;
+  for (const std::string* endpoint : {&events_in, &events_out, &requests}) {
+    if (endpoint->rfind(kScheme, 0) == 0) files.emplace_back(endpoint->substr(kScheme.size()));
+  }
+  return files;
+}
+
 Endpoints Endpoints::in_process(const std::string& name) {
   auto at = [&](const char* what) { return "inproc://" + name + "-" + what; };
   return Endpoints{at("events-in"), at("events-out"), at("requests"), at("tap")};

@@ -42,10 +42,68 @@ void TapSubscriber::on_readable() {
   }
 }
 
+bool carries_secret(mp::schema::Envelope::Reader envelope) {
+  switch (envelope.which()) {
+    case mp::schema::Envelope::CREDENTIALS:
+    case mp::schema::Envelope::AUTHENTICATE:
+    case mp::schema::Envelope::USER_ADD:
+    case mp::schema::Envelope::USER_MODIFY:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void copy_redacted(mp::schema::Envelope::Reader from, mp::schema::Envelope::Builder to) {
+  to.setHeader(from.getHeader());
+  copy_body(from, to);
+  auto redact = [](auto body) {
+    if (body.getPassword().size() > 0) body.setPassword(kRedacted);
+  };
+  switch (to.which()) {
+    case mp::schema::Envelope::CREDENTIALS:
+      redact(to.getCredentials());
+      break;
+    case mp::schema::Envelope::AUTHENTICATE:
+      redact(to.getAuthenticate());
+      break;
+    case mp::schema::Envelope::USER_ADD:
+      redact(to.getUserAdd());
+      break;
+    case mp::schema::Envelope::USER_MODIFY:
+      redact(to.getUserModify());
+      break;
+    default:
+      break;
+  }
+}
+
+zmq::message_t tap_frame(const Incoming& message) {
+  if (!carries_secret(message.envelope())) return message.to_frame();
+  Outgoing copy;
+  copy_redacted(message.envelope(), copy.envelope());
+  return copy.to_frame();
+}
+
+namespace {
+
+// Runs `print` on `envelope`, or on a redacted copy of it when it carries a secret.
+template <typename Print>
+std::string printed_redacted(mp::schema::Envelope::Reader envelope, Print print) {
+  if (!carries_secret(envelope)) return print(envelope);
+  Outgoing copy;
+  copy_redacted(envelope, copy.envelope());
+  return print(copy.envelope().asReader());
+}
+
+}  // namespace
+
 std::string envelope_to_json(mp::schema::Envelope::Reader envelope) {
   try {
     capnp::JsonCodec codec;
-    return codec.encode(envelope).cStr();
+    return printed_redacted(envelope, [&codec](mp::schema::Envelope::Reader e) {
+      return std::string(codec.encode(e).cStr());
+    });
   } catch (const kj::Exception& e) {
     return std::string("{\"undecodable\":\"") + body_name(envelope) + "\"}";
   }
@@ -54,7 +112,9 @@ std::string envelope_to_json(mp::schema::Envelope::Reader envelope) {
 std::string envelope_to_text(mp::schema::Envelope::Reader envelope) {
   try {
     capnp::TextCodec codec;
-    return codec.encode(envelope).cStr();
+    return printed_redacted(envelope, [&codec](mp::schema::Envelope::Reader e) {
+      return std::string(codec.encode(e).cStr());
+    });
   } catch (const kj::Exception& e) {
     return "(undecodable " + body_name(envelope) + ")";
   }

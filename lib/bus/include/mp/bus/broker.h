@@ -3,10 +3,12 @@
 // matters: when it restarts, workers re-register on their next heartbeat.
 #pragma once
 
+#include <sys/types.h>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
@@ -21,6 +23,9 @@ struct BrokerOptions {
   Limits limits;
   std::chrono::milliseconds heartbeat{1000};
   int liveness = 3;
+  // Set: the ipc socket files get this group and mode 0660, so services running as system users
+  // of that group (mpoint) may connect. Unset: mode 0600, the owner only.
+  std::optional<gid_t> socket_group;
 };
 
 struct BrokerCounters {

@@ -33,6 +33,11 @@ struct ChannelOptions {
   // ZeroMQ never reconnects a DEALER whose peer broke the protocol (libzmq 4.3.4 drops the
   // connection for good after a frame past ZMQ_MAXMSGSIZE).
   std::chrono::milliseconds rebuild_after{2000};
+  // Server only: when set, each connecting process is first put to the context's PeerGate
+  // (peer_gate.h) under this domain; a refused one never gets a message through.
+  std::string gate_domain;
+  // Server only: messages queued per connected peer before more are dropped.
+  int receive_queue = 1000;
 };
 
 struct ChannelCounters {

@@ -65,6 +65,9 @@ struct ClientCounters {
   std::uint64_t replayed_replies = 0;  // idempotent retries answered from the cache
   std::uint64_t registrations = 0;     // times this worker (re)registered with a broker
   std::uint64_t answered_later = 0;    // requests answered through a Responder
+  // Replies, events and requests over limits.max_message_bytes: never sent (a frame over the
+  // limit costs the sender its connection); a reply is replaced by `failed` "reply too large".
+  std::uint64_t oversized_messages = 0;
 };
 
 class Client {
@@ -151,6 +154,12 @@ class Client {
   bool run_handler(const Incoming& request, mp::schema::Envelope::Builder reply);
   void answer_deferred(std::uint64_t id, const Build& body);
   void send_reply(const Requester& to, zmq::message_t&& frame);
+  bool over_limit(const zmq::message_t& frame) const {
+    return frame.size() > options_.limits.max_message_bytes;
+  }
+  // What is sent instead of a reply over the limit: error `failed` "reply too large (N bytes)".
+  zmq::message_t too_large_reply(mp::schema::Envelope::Reader reply, std::size_t bytes,
+                                 std::uint64_t correlation);
   zmq::message_t key_reused(const std::string& key, std::uint64_t correlation);
   // A serialised reply sent again to another correlation id.
   zmq::message_t readdressed(const std::vector<capnp::word>& reply, std::uint64_t correlation);

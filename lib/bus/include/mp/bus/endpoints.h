@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace mp::bus {
 
@@ -12,8 +13,12 @@ struct Endpoints {
   std::string requests;    // ROUTER: clients and workers connect here
   std::string tap;         // PUB: a copy of every event, request and reply
 
-  // ipc://DIR/events-in, ... (the directory is created mode 0700 by the broker).
+  // ipc://DIR/events-in, ... (mp-bus makes the directory mode 0700, or root:mpoint 0750 as
+  // root when the group exists).
   static Endpoints in_directory(const std::filesystem::path& dir);
+  // The socket files of the ipc endpoints a service connects to (events in and out, requests;
+  // not the tap): what a service must be able to write to reach the bus.
+  std::vector<std::filesystem::path> service_socket_files() const;
   // inproc://NAME-events-in, ... (in-process test bus; shares one zmq context).
   static Endpoints in_process(const std::string& name);
 };
