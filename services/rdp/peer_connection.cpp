@@ -399,7 +399,7 @@ bool PeerConnection::send_lock_picture() {
   rdpSettings* settings = peer_->settings;
   int width = static_cast<int>(settings->DesktopWidth);
   int height = static_cast<int>(settings->DesktopHeight);
-  mp::lockscreen::Picture picture;
+  std::shared_ptr<const mp::lockscreen::Picture> picture;
   if (options_.lock_painter) {
     try {
       picture = options_.lock_painter->paint(width, height, {.message = *locked_});
@@ -407,14 +407,16 @@ bool PeerConnection::send_lock_picture() {
       spdlog::error("station {}: cannot draw the lock: {}", station_key_, e.what());
     }
   }
-  if (picture.width != width || picture.height != height) {
+  if (!picture || picture->width != width || picture->height != height) {
     // No painter (or it failed): still nothing of the session shows.
-    picture.width = width;
-    picture.height = height;
-    picture.pixels.assign(static_cast<std::size_t>(width) * height * 4, 0);
+    auto dark = std::make_shared<mp::lockscreen::Picture>();
+    dark->width = width;
+    dark->height = height;
+    dark->pixels.assign(static_cast<std::size_t>(width) * height * 4, 0);
+    picture = std::move(dark);
   }
   lock_dirty_ = false;
-  return encoder_->send(picture.pixels.data(), width * 4, {Rect{0, 0, width, height}},
+  return encoder_->send(picture->pixels.data(), width * 4, {Rect{0, 0, width, height}},
                         next_frame_id_);
 }
 

@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <future>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 

@@ -113,8 +113,7 @@ bool DisplayReservation::clear_for_use(int number) {
   const std::string lock = lock_file(number);
   if (fs::exists(lock, ec) || fs::is_symlink(lock, ec)) {
     auto pid = read_lock_pid(lock);
-    if (pid && is_display_server(*pid, display) &&
-        !evict(*pid, "runs an X server on " + display)) {
+    if (pid && is_display_server(*pid, display) && !evict(*pid, "runs an X server on " + display)) {
       return false;
     }
     if (!evict_) return false;

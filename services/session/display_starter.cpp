@@ -51,8 +51,7 @@ void DisplayStarter::try_next() {
     int number = next_number_++;
     std::string display = ":" + std::to_string(number);
     if (taken_(display)) continue;
-    bool usable =
-        checks_.usable ? checks_.usable(number) : !display_held_by_another_server(number);
+    bool usable = checks_.usable ? checks_.usable(number) : !display_held_by_another_server(number);
     if (!usable) continue;
     ++attempts_;
     auto spawned = launcher_.spawn_display(files_, account_, width_, height_, number, cookie_);

@@ -19,8 +19,8 @@
 #include "mp/bus/endpoints.h"
 #include "mp/bus/service_main.h"
 #include "mp/service/service_main.h"
-#include "password.h"
 #include "mp/stationlocks/station_locks.h"
+#include "password.h"
 #include "session_service.h"
 #include "session_store.h"
 #include "station_commands.h"
@@ -199,34 +199,33 @@ int main(int argc, char** argv) {
         client, [&desktops](const std::set<std::string>&, bool) { desktops.policy_changed(); });
     desktops.set_policy(&policy);
     if (web_filter != "off") {
-      desktops.set_web_admission(
-          [&client, required = web_filter == "required", admissions = std::uint64_t{0}](
-              const mp::session::UnixAccount& account,
-              std::function<void(const std::string&)> done) mutable {
-            client.request(
-                "webfilter",
-                [&](mp::schema::Envelope::Builder e) {
-                  auto admit = e.initWebAdmit();
-                  admit.setUid(account.uid);
-                  admit.setUser(account.name);
-                },
-                // Admitting a uid twice changes nothing: a retry is harmless, and the key
-                // lets the bus answer it from the first attempt.
-                mp::bus::RequestOptions{
-                    .deadline = kWebAdmissionDeadline,
-                    .idempotency_key = "web-admit:" + std::to_string(account.uid) + ":" +
-                                       std::to_string(++admissions),
-                    .attempts = 2},
-                [done, required, user = account.name](mp::bus::Reply reply) {
-                  if (reply.ok()) return done("");
-                  if (!required && reply.error_kind() == mp::schema::Error::Kind::UNAVAILABLE) {
-                    spdlog::warn("{}'s web traffic is not filtered: {}", user, reply.error_text());
-                    return done("");
-                  }
-                  done("the web filter did not take " + user + " in (" + reply.error_text() +
-                       "); the desktop does not start unfiltered");
-                });
-          });
+      desktops.set_web_admission([&client, required = web_filter == "required",
+                                  admissions = std::uint64_t{0}](
+                                     const mp::session::UnixAccount& account,
+                                     std::function<void(const std::string&)> done) mutable {
+        client.request(
+            "webfilter",
+            [&](mp::schema::Envelope::Builder e) {
+              auto admit = e.initWebAdmit();
+              admit.setUid(account.uid);
+              admit.setUser(account.name);
+            },
+            // Admitting a uid twice changes nothing: a retry is harmless, and the key
+            // lets the bus answer it from the first attempt.
+            mp::bus::RequestOptions{.deadline = kWebAdmissionDeadline,
+                                    .idempotency_key = "web-admit:" + std::to_string(account.uid) +
+                                                       ":" + std::to_string(++admissions),
+                                    .attempts = 2},
+            [done, required, user = account.name](mp::bus::Reply reply) {
+              if (reply.ok()) return done("");
+              if (!required && reply.error_kind() == mp::schema::Error::Kind::UNAVAILABLE) {
+                spdlog::warn("{}'s web traffic is not filtered: {}", user, reply.error_text());
+                return done("");
+              }
+              done("the web filter did not take " + user + " in (" + reply.error_text() +
+                   "); the desktop does not start unfiltered");
+            });
+      });
     }
     mp::session::StationCommands station_commands(
         store, service, desktops, std::move(apps),

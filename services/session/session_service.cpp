@@ -562,12 +562,12 @@ void SessionService::admit_stations(Mutation& m, mp::schema::StationAdmission::R
     admitted.set(i, key);
     auto existing = store_.station(key);
     // A station admitted before it ever connected waits, detached, for its transport.
-    Station station = existing ? *existing
-                               : Station{.key = key,
-                                         .name = key,
-                                         .state = StationState::DETACHED,
-                                         .capabilities = {.width = kDefaultWidth,
-                                                          .height = kDefaultHeight}};
+    Station station =
+        existing ? *existing
+                 : Station{.key = key,
+                           .name = key,
+                           .state = StationState::DETACHED,
+                           .capabilities = {.width = kDefaultWidth, .height = kDefaultHeight}};
     if (existing && existing->admitted) continue;
     station.admitted = true;
     store_.put_station(station);
@@ -1037,8 +1037,7 @@ void SessionService::modify_user(Mutation& m, mp::schema::UserModify::Reader bod
 // Reads ------------------------------------------------------------------------------------
 
 // Paged (snapshot_pages.h): a page stays well under the bus's message limit.
-void SessionService::list_users(mp::schema::UserListRequest::Reader body,
-                                Envelope::Builder reply) {
+void SessionService::list_users(mp::schema::UserListRequest::Reader body, Envelope::Builder reply) {
   write_user_page(store_, view(body.getCursor()), reply);
 }
 

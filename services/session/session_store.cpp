@@ -298,8 +298,7 @@ void SessionStore::set_user_role(std::string_view name, mp::schema::Role role) {
 
 void SessionStore::set_password_hash(std::string_view name, std::string_view password_hash,
                                      std::int64_t changed_at_ns) {
-  Statement(db_,
-            "UPDATE users SET password_hash = ?2, password_changed_at_ns = ?3 WHERE name = ?1")
+  Statement(db_, "UPDATE users SET password_hash = ?2, password_changed_at_ns = ?3 WHERE name = ?1")
       .bind(1, name)
       .bind(2, password_hash)
       .bind(3, changed_at_ns)

@@ -40,8 +40,7 @@ SystemDesktops::SystemDesktops(mp::bus::Context& context, mp::bus::Reactor& reac
       launcher_(launcher),
       options_(options),
       incarnation_(random_incarnation()),
-      displays_(accounts.manages_accounts(),
-                [](uid_t uid) { return is_multipoint_account(uid); }) {
+      displays_(accounts.manages_accounts(), [](uid_t uid) { return is_multipoint_account(uid); }) {
   if (!options_.supervise_agents) return;  // the one-shot: no agents, no channels to guard
   if (options_.gate_agents) {
     gate_ = std::make_unique<mp::bus::PeerGate>(
@@ -123,8 +122,8 @@ std::optional<uid_t> SystemDesktops::owner_of(const UnixAccount& account) const 
 }
 
 AgentStateWanted SystemDesktops::wanted(const Running& running) const {
-  auto lock = policy_ ? policy_->lock_of(running.record.station_key)
-                    : mp::stationlocks::StationLock{};
+  auto lock =
+      policy_ ? policy_->lock_of(running.record.station_key) : mp::stationlocks::StationLock{};
   return AgentStateWanted{.locked = lock.locked,
                           .lock_message = lock.message,
                           .privacy_notice = running.privacy_notice};

@@ -193,6 +193,17 @@ void finish_services(std::vector<ServiceSpec>& services, const std::filesystem::
     // Everything else needs the bus; starting it first is not a choice.
     std::rotate(services.begin(), bus, bus + 1);
   }
+  // As root with the web filter in the system, no desktop starts before its user's traffic is
+  // filtered: mp-session waits for mp-webfilter's word (unless the entry says otherwise).
+  bool webfilter = std::any_of(services.begin(), services.end(),
+                               [](const ServiceSpec& spec) { return spec.name == "webfilter"; });
+  for (ServiceSpec& spec : services) {
+    if (as_root && webfilter && spec.name == "session" &&
+        std::find(spec.args.begin(), spec.args.end(), "--web-filter") == spec.args.end()) {
+      spec.args.push_back("--web-filter");
+      spec.args.push_back("required");
+    }
+  }
   for (ServiceSpec& spec : services) {
     if (spec.binary.empty()) spec.binary = program_dir / ("mp-" + spec.name);
     if (as_root && !spec.user) {

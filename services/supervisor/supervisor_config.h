@@ -61,8 +61,9 @@ SupervisorConfig parse_config(const std::string& json_text, bool* has_services =
 
 // Puts "bus" first (adding it when missing), checks names are unique and valid, and fills each
 // empty binary with `program_dir`/mp-NAME. As root (`as_root`), a service without a user gets
-// its default one (kDefaultUsers); not as root, a service naming a user is an error (only root
-// can change user). Throws ConfigError.
+// its default one (kDefaultUsers), and with "webfilter" in the list "session" gets
+// `--web-filter required` unless its args say otherwise; not as root, a service naming a user
+// is an error (only root can change user). Throws ConfigError.
 void finish_services(std::vector<ServiceSpec>& services, const std::filesystem::path& program_dir,
                      bool as_root = false);
 

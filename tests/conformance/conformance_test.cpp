@@ -51,6 +51,7 @@ class TransportConformance : public ::testing::TestWithParam<DriverFactory> {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       if (all_in_state(keys, state)) return true;
+      driver->keep_trying(*system);
       system->wait_for([] { return false; }, 50ms);
     }
     return false;

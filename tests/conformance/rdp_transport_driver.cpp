@@ -163,6 +163,7 @@ class RdpTransportDriver : public TransportDriver {
       std::string name = "conf-" + std::to_string(next_++);
       std::string user = users_[static_cast<std::size_t>(next_) % (kUsers - 1)];
       keys.push_back("rdp:" + name);
+      users_of_[keys.back()] = user;
       clients_[keys.back()] = std::make_unique<ChildProcess>(
           "/usr/bin/xfreerdp", client_args(name, user, "+auto-reconnect"),
           ChildProcess::Options{.env = client_env(system),
@@ -181,6 +182,19 @@ class RdpTransportDriver : public TransportDriver {
         },
         30s);
     return keys;
+  }
+
+  // An RDP client that could not log on is gone (there is no logon screen to wait at, and
+  // xfreerdp reconnects by itself only a connection that was up): its user starts it again.
+  void keep_trying(SystemUnderTest& system) override {
+    for (auto& [key, client] : clients_) {
+      if (client->running()) continue;
+      std::string name = key.substr(std::string("rdp:").size());
+      client = std::make_unique<ChildProcess>(
+          "/usr/bin/xfreerdp", client_args(name, users_of_.at(key), "+auto-reconnect"),
+          ChildProcess::Options{.env = client_env(system),
+                                .output_file = system.state_dir() / (name + ".client.log")});
+    }
   }
 
   void detach(SystemUnderTest&, const std::string& key) override {
@@ -244,6 +258,7 @@ class RdpTransportDriver : public TransportDriver {
   std::vector<std::string> users_;
   const std::string password_ = "conformance-password";
   std::map<std::string, std::unique_ptr<ChildProcess>> clients_;
+  std::map<std::string, std::string> users_of_;  // station -> its user
 };
 
 }  // namespace

@@ -19,6 +19,9 @@ class TransportDriver {
   // Makes stations attach; returns their keys.
   virtual std::vector<std::string> attach(SystemUnderTest& system, int count) = 0;
   virtual void detach(SystemUnderTest& system, const std::string& key) = 0;
+  // What the people at the stations do while the suite waits: e.g. an RDP user whose logon
+  // failed (mp-session was away, so there was no desktop to give) connects again.
+  virtual void keep_trying(SystemUnderTest&) {}
 };
 
 std::unique_ptr<TransportDriver> make_fake_transport_driver();

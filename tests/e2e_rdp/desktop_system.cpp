@@ -52,8 +52,9 @@ DesktopSystem::DesktopSystem(DesktopSystemOptions options)
     command.clear();
     for (const auto& word : options.session_command) command += (command.empty() ? "" : " ") + word;
   }
-  json session_args = {"--session-command", command, "--first-display",
-                       std::to_string(first_display), "--privacy-notice", ""};
+  json session_args = {"--session-command", command,
+                       "--first-display",   std::to_string(first_display),
+                       "--privacy-notice",  ""};
   for (const auto& arg : options.session_args) session_args.push_back(arg);
   json services = {{{"name", "bus"}},
                    {{"name", "session"}, {"args", session_args}},
@@ -150,7 +151,7 @@ std::vector<std::string> DesktopSystem::client_args(const std::vector<std::strin
 }
 
 std::unique_ptr<ChildProcess> DesktopSystem::start_client(const std::vector<std::string>& extra,
-                                                         const std::string& client_name) {
+                                                          const std::string& client_name) {
   auto env = client_display_->env();
   env["HOME"] = dir_.path().string();
   auto args = client_args(extra, password_);
@@ -159,7 +160,8 @@ std::unique_ptr<ChildProcess> DesktopSystem::start_client(const std::vector<std:
   }
   return std::make_unique<ChildProcess>(
       "/usr/bin/xfreerdp", args,
-      ChildProcess::Options{.env = env, .output_file = dir_.path() / ("client-" + client_name + ".log")});
+      ChildProcess::Options{.env = env,
+                            .output_file = dir_.path() / ("client-" + client_name + ".log")});
 }
 
 RunResult DesktopSystem::run_client(const std::vector<std::string>& args) {

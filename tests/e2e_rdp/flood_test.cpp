@@ -1,8 +1,9 @@
 // Anyone who reaches port 3389 may connect as often as they like, under any computer name,
-// without a password that works (5,000 distinct names with MP_FLOOD_CONNECTIONS=5000). None of that may become state: stations are stored only once
-// someone logged on, so thousands of connections leave mp-session's store, its snapshot and
-// every replica of it as they were. Real mp-supervisor, mp-session, mp-policy, mp-rdp; a
-// headless FreeRDP client in this process, several connections at a time.
+// without a password that works (5,000 distinct names with MP_FLOOD_CONNECTIONS=5000). None of that
+// may become state: stations are stored only once someone logged on, so thousands of connections
+// leave mp-session's store, its snapshot and every replica of it as they were. Real mp-supervisor,
+// mp-session, mp-policy, mp-rdp; a headless FreeRDP client in this process, several connections at
+// a time.
 #include <freerdp/client.h>
 #include <freerdp/freerdp.h>
 #include <freerdp/settings.h>
@@ -70,7 +71,8 @@ TEST(RdpFlood, ConnectionsThatNeverLogOnStoreNothing) {
     });
   }
   for (auto& t : threads) t.join();
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cerr << kConnections << " connections in " << seconds << " s\n";
   EXPECT_EQ(logged_on, 0);
 

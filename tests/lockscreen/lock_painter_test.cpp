@@ -49,7 +49,7 @@ void keep(const Picture& p, const std::string& name) {
 
 TEST(LockPainter, DrawsPadlockTitleAndMessageCentredOnTheBackground) {
   LockPainter painter;
-  Picture p = painter.paint(1280, 720, {.message = "Eyes on me, please"});
+  const Picture& p = *painter.paint(1280, 720, {.message = "Eyes on me, please"});
   keep(p, "lock-1280x720");
   ASSERT_EQ(p.pixels.size(), 1280u * 720 * 4);
   EXPECT_EQ(p.pixel(0, 0), kBackground);
@@ -75,11 +75,14 @@ TEST(LockPainter, DrawsPadlockTitleAndMessageCentredOnTheBackground) {
 
 TEST(LockPainter, TheMessageChangesThePicture) {
   LockPainter painter;
-  Picture a = painter.paint(800, 600, {.message = "Test in progress"});
-  Picture b = painter.paint(800, 600, {.message = "Pencils down"});
-  Picture none = painter.paint(800, 600, {.message = ""});
-  EXPECT_NE(a.pixels, b.pixels);
-  EXPECT_NE(a.pixels, none.pixels);
+  auto a = painter.paint(800, 600, {.message = "Test in progress"});
+  auto b = painter.paint(800, 600, {.message = "Pencils down"});
+  auto none = painter.paint(800, 600, {.message = ""});
+  EXPECT_NE(a->pixels, b->pixels);
+  EXPECT_NE(a->pixels, none->pixels);
+  // The same lock again is the same picture, not a new painting.
+  EXPECT_EQ(painter.paint(800, 600, {.message = "Test in progress"}), a);
+  EXPECT_NE(painter.paint(801, 600, {.message = "Test in progress"}), a);
 }
 
 TEST(LockPainter, ALongMessageStaysOnTheScreenAndEndsWithAnEllipsis) {
@@ -87,7 +90,7 @@ TEST(LockPainter, ALongMessageStaysOnTheScreenAndEndsWithAnEllipsis) {
   std::string message;
   for (int i = 0; i < 400; ++i) message += "blah ";
   message += std::string(3000, 'W');  // one word wider than any line
-  Picture p = painter.paint(1024, 768, {.message = message});
+  const Picture& p = *painter.paint(1024, 768, {.message = message});
   keep(p, "lock-long");
   auto [top, bottom] = drawn_extent(p);
   EXPECT_GE(top, 0);
@@ -103,19 +106,20 @@ TEST(LockPainter, AnySizeAndAnyBytesArePainted) {
   LockPainter painter;
   std::string garbage = "\xff\xfe\xc0\x80 ok \xed\xa0\x80 \xf4\x90\x80\x80 \x01\x1b[31m \xe2\x82";
   for (auto [w, h] : {std::pair{1, 1}, {16, 9}, {640, 480}, {0, -5}, {20000, 3}}) {
-    Picture p = painter.paint(w, h, {.message = garbage});
+    const Picture& p = *painter.paint(w, h, {.message = garbage});
     EXPECT_EQ(p.pixels.size(), static_cast<std::size_t>(p.width) * p.height * 4);
     EXPECT_GE(p.width, 1);
     EXPECT_LE(p.width, 8192);
   }
-  Picture cjk = painter.paint(640, 480, {.message = "請看老師 — Schau nach vorne — Смотрите"});
+  const Picture& cjk =
+      *painter.paint(640, 480, {.message = "請看老師 — Schau nach vorne — Смотрите"});
   keep(cjk, "lock-scripts");
   EXPECT_GT(drawn_in_rows(cjk, 0, 480), 1000);
 }
 
 TEST(DecodeUtf8, MalformedBytesBecomeReplacementsAndControlsGo) {
   EXPECT_EQ(decode_utf8("a\xc3\xa9"), (std::vector<char32_t>{U'a', U'é'}));
-  EXPECT_EQ(decode_utf8("\xc0\x80"), (std::vector<char32_t>{0xfffd}));  // overlong NUL
+  EXPECT_EQ(decode_utf8("\xc0\x80"), (std::vector<char32_t>{0xfffd}));      // overlong NUL
   EXPECT_EQ(decode_utf8("\xed\xa0\x80"), (std::vector<char32_t>{0xfffd}));  // a surrogate
   EXPECT_EQ(decode_utf8("x\x07y\nz"), (std::vector<char32_t>{U'x', U'y', U' ', U'z'}));
   EXPECT_EQ(decode_utf8("\xe2\x82"), (std::vector<char32_t>{0xfffd, 0xfffd}));

@@ -65,6 +65,9 @@ const std::vector<Verb>& every_verb() {
       {{"app", "launch", "editor", "--all"}},
       {{"app", "close", "editor", "rdp:lab-1"}},
       {{"server", "restart", "--yes"}},
+      {{"station", "allow-new", "off"}},
+      {{"station", "allow-new"}},
+      {{"station", "admit", "rdp:lab-1"}},
   };
   return verbs;
 }

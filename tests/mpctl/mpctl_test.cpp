@@ -209,6 +209,24 @@ TEST_F(MpctlOnHost, StationsListsAsTableAndJson) {
   EXPECT_TRUE(contains(table.output, "TRANSPORT")) << table.output;
 }
 
+TEST_F(MpctlOnHost, StationAdmissionIsSetAndShown) {
+  host.start();
+  ASSERT_TRUE(host.wait_until_up({"bus", "session"}));
+  RunResult shown = host.mpctl({"station", "allow-new"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_TRUE(contains(shown.output, "new stations may log on")) << shown.output;
+  RunResult closed = host.mpctl({"station", "allow-new", "off"});
+  ASSERT_EQ(closed.exit_code, 0) << closed.output;
+  EXPECT_TRUE(contains(closed.output, "new stations may not log on")) << closed.output;
+  RunResult admitted = host.mpctl({"station", "admit", "rdp:lab-9"});
+  ASSERT_EQ(admitted.exit_code, 0) << admitted.output;
+  EXPECT_TRUE(contains(admitted.output, "rdp:lab-9: admitted")) << admitted.output;
+  RunResult listed = host.mpctl({"stations", "--json"});
+  EXPECT_TRUE(contains(listed.output, "rdp:lab-9")) << listed.output;
+  EXPECT_EQ(host.mpctl({"station", "allow-new", "maybe"}).exit_code, 2);
+  EXPECT_EQ(host.mpctl({"station", "admit", "not a key"}).exit_code, 1);
+}
+
 TEST_F(MpctlOnHost, StatusFallsBackToTheBusWithoutSupervisor) {
   // The bus alone, as when services run as systemd units.
   ChildProcess::Options options;

@@ -106,9 +106,8 @@ TEST_F(RdpLockTest, ABlockedStationShowsTheTransportsLockAndItsKeysReachNothing)
   ASSERT_EQ(system->wait_for_pattern(15s, 2, "/tmp/mp-rdp-unlocked.png"), 0) << system->rdp_log();
   EXPECT_TRUE(reactor.run_until(
       [&] {
-        return std::count_if(screens.begin(), screens.end(), [](const auto& s) {
-                 return s.second == Shows::DESKTOP;
-               }) >= 2;
+        return std::count_if(screens.begin(), screens.end(),
+                             [](const auto& s) { return s.second == Shows::DESKTOP; }) >= 2;
       },
       5s));
   // Keys are replayed in order: once 'z' (typed after the unlock) arrived, a forwarded 'q'

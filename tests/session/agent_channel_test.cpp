@@ -24,10 +24,9 @@ constexpr std::uint64_t kSession = 7;
 class AgentChannelTest : public ::testing::Test {
  protected:
   AgentChannelTest()
-      : gate(context, reactor,
-             [this](const std::string& domain, const mp::bus::IpcPeer& peer) {
-               return domain == "session-7" && peer.pid == allowed_pid;
-             }) {}
+      : gate(context, reactor, [this](const std::string& domain, const mp::bus::IpcPeer& peer) {
+          return domain == "session-7" && peer.pid == allowed_pid;
+        }) {}
 
   void open(AgentChannel::Options options = {}) {
     options.gate_domain = "session-7";
@@ -108,9 +107,12 @@ TEST_F(AgentChannelTest, AFloodingAgentIsHeldToItsBudget) {
     if (heartbeat()) ++sent;
     if (i % 50 == 0) reactor.run_until([] { return false; }, 1ms);
   }
-  reactor.run_until([&] { return channel->heartbeats() - before + channel->over_budget() >=
-                                 static_cast<std::uint64_t>(sent) * 9 / 10; },
-                    5s);
+  reactor.run_until(
+      [&] {
+        return channel->heartbeats() - before + channel->over_budget() >=
+               static_cast<std::uint64_t>(sent) * 9 / 10;
+      },
+      5s);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::uint64_t taken = channel->heartbeats() - before;
   // A burst of twice the rate, then the rate: never more.

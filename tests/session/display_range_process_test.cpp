@@ -1,8 +1,8 @@
 // The display numbers of sessions are a reserved range: a student who fills it with lock files,
 // socket files and abstract sockets (the last reachable by other users' X clients) cannot keep
 // sessions from starting, nor get a session's clients. Real mp-session, Xvfb and accounts.
-#include <gtest/gtest.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -48,8 +48,8 @@ pid_t squat(const std::string& user) {
   pid_t pid = fork();
   if (pid == 0) {
     close(ready[0]);
-    if (setgroups(0, nullptr) != 0 || setresgid(account->pw_gid, account->pw_gid,
-                                                account->pw_gid) != 0 ||
+    if (setgroups(0, nullptr) != 0 ||
+        setresgid(account->pw_gid, account->pw_gid, account->pw_gid) != 0 ||
         setresuid(account->pw_uid, account->pw_uid, account->pw_uid) != 0) {
       _exit(2);
     }

@@ -98,8 +98,10 @@ TEST_F(StationAdmission, NewStationsMayBeKeptOutUntilAdmitted) {
   ASSERT_TRUE(call(add_user("alice", "alice-password")).ok());
   ASSERT_TRUE(call(add_user("bob", "bob-password")).ok());
   StationSpec known{.key = "rdp:known", .transport = "rdp"};
-  ASSERT_TRUE(
-      call(credentials_naming(known, "alice", "alice-password")).envelope().getLogonResult().getOk());
+  ASSERT_TRUE(call(credentials_naming(known, "alice", "alice-password"))
+                  .envelope()
+                  .getLogonResult()
+                  .getOk());
 
   Reply closed = call(admission({}, false), "close-1");
   ASSERT_TRUE(closed.ok()) << closed.error_text();
@@ -115,7 +117,8 @@ TEST_F(StationAdmission, NewStationsMayBeKeptOutUntilAdmitted) {
 
   // A station known before may still be used, by anyone with a password.
   ASSERT_TRUE(call(detach("rdp:known")).ok());
-  EXPECT_TRUE(call([](Envelope::Builder e) { e.initSessionEnd().setStationKey("rdp:known"); }).ok());
+  EXPECT_TRUE(
+      call([](Envelope::Builder e) { e.initSessionEnd().setStationKey("rdp:known"); }).ok());
   EXPECT_TRUE(
       call(credentials_naming(known, "bob", "bob-password")).envelope().getLogonResult().getOk());
 
@@ -127,7 +130,8 @@ TEST_F(StationAdmission, NewStationsMayBeKeptOutUntilAdmitted) {
   EXPECT_TRUE(listed.at("rdp:lab-9").getAdmitted());
   EXPECT_EQ(listed.at("rdp:lab-9").getState(), StationState::DETACHED);
   StationSpec lab9{.key = "rdp:lab-9", .transport = "rdp"};
-  ASSERT_TRUE(call([](Envelope::Builder e) { e.initSessionEnd().setStationKey("rdp:known"); }).ok());
+  ASSERT_TRUE(
+      call([](Envelope::Builder e) { e.initSessionEnd().setStationKey("rdp:known"); }).ok());
   EXPECT_TRUE(
       call(credentials_naming(lab9, "bob", "bob-password")).envelope().getLogonResult().getOk());
 
@@ -159,8 +163,7 @@ TEST_F(StationAdmission, AMovedSessionSaysWhichStationItCameFrom) {
   ASSERT_EQ(sessions.envelope().getSessionList().getSessions().size(), 1u);
   EXPECT_EQ(std::string(sessions.envelope().getSessionList().getSessions()[0].getMovedFrom()),
             "rdp:a");
-  EXPECT_EQ(sessions.envelope().getSessionList().getSessions()[0].getState(),
-            SessionState::ACTIVE);
+  EXPECT_EQ(sessions.envelope().getSessionList().getSessions()[0].getState(), SessionState::ACTIVE);
 }
 
 }  // namespace

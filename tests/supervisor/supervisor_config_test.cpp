@@ -57,11 +57,27 @@ TEST(SupervisorConfig, AsRootTheDashboardAndWebFilterGetTheirOwnUsers) {
   EXPECT_EQ(services[3].user, "mp-dashboard");
   EXPECT_EQ(command_line(services[3]),
             (std::vector<std::string>{"/bin/mp-dashboard", "--user", "mp-dashboard"}));
-  EXPECT_EQ(command_line(services[1]), (std::vector<std::string>{"/bin/mp-session"}));
+  // With the web filter there, no desktop starts unfiltered.
+  EXPECT_EQ(command_line(services[1]),
+            (std::vector<std::string>{"/bin/mp-session", "--web-filter", "required"}));
 
   auto as_user = parse_service_list("dashboard");
   finish_services(as_user, "/bin", false);
   EXPECT_FALSE(as_user[1].user) << "not root: nobody to become";
+}
+
+TEST(SupervisorConfig, SessionWaitsForTheWebFilterOnlyWhenOneRunsAndNothingElseIsAsked) {
+  auto without = parse_service_list("session,rdp");
+  finish_services(without, "/bin", true);
+  EXPECT_EQ(command_line(without[1]), (std::vector<std::string>{"/bin/mp-session"}));
+  auto config = parse_config(
+      R"({"services": [{"name": "session", "args": ["--web-filter", "off"]}, {"name": "webfilter"}]})");
+  finish_services(config.services, "/bin", true);
+  EXPECT_EQ(command_line(config.services[1]),
+            (std::vector<std::string>{"/bin/mp-session", "--web-filter", "off"}));
+  auto not_root = parse_service_list("session,webfilter");
+  finish_services(not_root, "/bin", false);
+  EXPECT_EQ(command_line(not_root[1]), (std::vector<std::string>{"/bin/mp-session"}));
 }
 
 TEST(SupervisorConfig, AServiceEntryMayNameItsUserOrStayRoot) {

@@ -534,8 +534,8 @@ TEST_F(StationUserTest, SigtermRemovesTheRulesWhenAsked) {
   std::size_t before = log().size();  // the log file is appended to
   start_webfilter({"--remove-rules-on-stop"});
   // Serving (its rules replaced the ones left behind) before it is asked to stop.
-  ASSERT_TRUE(eventually(
-      [&] { return log().find("listening on", before) != std::string::npos; }, 20s))
+  ASSERT_TRUE(
+      eventually([&] { return log().find("listening on", before) != std::string::npos; }, 20s))
       << log();
   ASSERT_TRUE(rules_hold(student->uid));
   EXPECT_EQ(webfilter->stop(), 0) << log();

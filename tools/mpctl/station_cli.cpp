@@ -76,10 +76,22 @@ StationCli::StationCli(CLI::App& app) {
       ->required()
       ->check(CLI::IsMember({"restart", "shutdown"}));
   server_->add_flag("--yes", yes_, "confirm: every session on this server ends");
+  station_ = app.add_subcommand("station", "which stations may log on");
+  station_->require_subcommand(1);
+  allow_new_ = station_->add_subcommand(
+      "allow-new", "allow-new [on|off]: whether stations never seen before may log on "
+                   "(without on/off: say which it is)");
+  allow_new_->add_option("SETTING", allow_new_value_, "on or off")
+      ->check(CLI::IsMember({"on", "off"}));
+  admit_ = station_->add_subcommand(
+      "admit", "admit STATION...: they may log on while new ones may not, and are no longer "
+               "under the new-stations policy");
+  admit_->add_option("STATION", args_, "station keys, e.g. rdp:lab-3")->required();
 }
 
 std::optional<int> StationCli::run(BusCommand& bus) {
-  bool ours = project_->parsed() || disconnect_->parsed() || app_->parsed() || server_->parsed();
+  bool ours = project_->parsed() || disconnect_->parsed() || app_->parsed() ||
+              server_->parsed() || station_->parsed();
   if (!ours) return std::nullopt;
   if (project_->parsed() && !stop_ && args_.size() != 1) {
     return usage_error("project: give the SOURCE station (and --to STATION... or nothing: all)");
@@ -99,7 +111,34 @@ std::optional<int> StationCli::run(BusCommand& bus) {
   if (project_->parsed()) return project(bus);
   if (disconnect_->parsed()) return disconnect(bus);
   if (app_->parsed()) return apps(bus);
+  if (station_->parsed()) return admission(bus);
   return server(bus);
+}
+
+int StationCli::admission(BusCommand& bus) {
+  bool setting = allow_new_->parsed() && !allow_new_value_.empty();
+  bool admitting = admit_->parsed();
+  auto reply = bus.ask(
+      "session",
+      [&](Envelope::Builder e) {
+        auto body = e.initStationAdmission();
+        if (setting) {
+          body.setSetAllowNew(true);
+          body.setAllowNew(allow_new_value_ == "on");
+        }
+        if (admitting) set_list(body.initAdmit(static_cast<unsigned>(args_.size())), args_);
+      },
+      setting || admitting);
+  if (!reply.ok() || !reply.envelope().isStationAdmissionState()) {
+    return bus.failure(reply, "session");
+  }
+  auto state = reply.envelope().getStationAdmissionState();
+  if (setting) bus.audit("new stations", state.getAllowNew() ? "allowed" : "refused", {});
+  if (admitting) bus.audit("station admit", "", args_);
+  for (auto key : state.getAdmitted()) std::cout << text(key) << ": admitted\n";
+  std::cout << "new stations " << (state.getAllowNew() ? "may" : "may not") << " log on"
+            << std::endl;
+  return exit_code::ok;
 }
 
 int StationCli::project(BusCommand& bus) {

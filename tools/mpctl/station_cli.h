@@ -4,6 +4,8 @@
 //   disconnect STATION...|--all           end the client connections; sessions are kept
 //   app list | app launch|close NAME STATION...|--all
 //   server restart|shutdown --yes         through the supervisor's configured power command
+//   station allow-new [on|off]            whether stations never seen before may log on
+//   station admit STATION...              admit stations (they may log on; no longer "new")
 // Registered on the app before parsing; run() after parsing. Exit codes as in bus_command.h.
 #pragma once
 
@@ -27,6 +29,7 @@ class StationCli {
   int disconnect(BusCommand& bus);
   int apps(BusCommand& bus);
   int server(BusCommand& bus);
+  int admission(BusCommand& bus);
 
   CLI::App* project_ = nullptr;
   CLI::App* disconnect_ = nullptr;
@@ -35,6 +38,10 @@ class StationCli {
   CLI::App* app_launch_ = nullptr;
   CLI::App* app_close_ = nullptr;
   CLI::App* server_ = nullptr;
+  CLI::App* station_ = nullptr;
+  CLI::App* allow_new_ = nullptr;
+  CLI::App* admit_ = nullptr;
+  std::string allow_new_value_;
   std::vector<std::string> args_;
   std::vector<std::string> to_;
   bool stop_ = false;

@@ -85,8 +85,8 @@ void paint_padlock(Picture& picture, double cx, double top, double unit) {
       if (py > shackle_cy) d_ring = std::abs(std::abs(px - cx) - shackle_r) - ring / 2;
       if (py > body_cy) d_ring = 1e9;  // the legs end inside the body
       double keyhole = std::hypot(px - cx, py - (body_cy - 8 * unit)) - 11 * unit;
-      double slot = rounded_box_distance(px, py, cx, body_cy + 12 * unit, 4.5 * unit, 18 * unit,
-                                         4 * unit);
+      double slot =
+          rounded_box_distance(px, py, cx, body_cy + 12 * unit, 4.5 * unit, 18 * unit, 4 * unit);
       double hole = std::min(keyhole, slot);  // the keyhole is cut out of the body
       int alpha = coverage(std::min(body, d_ring)) * (255 - coverage(hole)) / 255;
       put(picture, x, y, kPadlock, alpha);
@@ -332,8 +332,24 @@ LockPainter::LockPainter() : fonts_(std::make_unique<Fonts>()) {
 
 LockPainter::~LockPainter() = default;
 
-Picture LockPainter::paint(int width, int height, const LockText& text) {
+std::shared_ptr<const Picture> LockPainter::paint(int width, int height, const LockText& text) {
   std::lock_guard lock(mutex_);
+  for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+    if (it->width == width && it->height == height && it->title == text.title &&
+        it->message == text.message && it->footer == text.footer) {
+      Painted found = std::move(*it);
+      kept_.erase(it);
+      kept_.push_back(std::move(found));
+      return kept_.back().picture;
+    }
+  }
+  auto picture = std::make_shared<const Picture>(draw(width, height, text));
+  if (kept_.size() >= kKept) kept_.erase(kept_.begin());
+  kept_.push_back({width, height, text.title, text.message, text.footer, picture});
+  return picture;
+}
+
+Picture LockPainter::draw(int width, int height, const LockText& text) {
   Picture picture;
   picture.width = std::clamp(width, 1, 8192);
   picture.height = std::clamp(height, 1, 8192);
@@ -371,8 +387,7 @@ Picture LockPainter::paint(int width, int height, const LockText& text) {
   }
   if (!message_lines.empty()) y += gap;
   for (const auto& line : message_lines) {
-    message.draw(picture, line, (picture.width - line.width) / 2, y + message.ascender(),
-                 kMessage);
+    message.draw(picture, line, (picture.width - line.width) / 2, y + message.ascender(), kMessage);
     y += message.line_height();
   }
   int footer_y = picture.height - static_cast<int>(footer_lines.size()) * footer.line_height() -

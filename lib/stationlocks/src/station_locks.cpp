@@ -27,8 +27,8 @@ StationLocks::StationLocks(mp::bus::Client& client, Changed changed,
                            std::filesystem::path cache_file)
     : changed_(std::move(changed)), cache_file_(std::move(cache_file)) {
   load_cache();
-  auto info_of = [](const mp::bus::Incoming& page)
-      -> std::optional<mp::schema::SnapshotResponse::Reader> {
+  auto info_of =
+      [](const mp::bus::Incoming& page) -> std::optional<mp::schema::SnapshotResponse::Reader> {
     if (!page.envelope().isPolicySnapshot()) return std::nullopt;
     return page.envelope().getPolicySnapshot().getInfo();
   };

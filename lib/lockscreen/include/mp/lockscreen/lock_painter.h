@@ -38,14 +38,24 @@ class LockPainter {
   LockPainter(const LockPainter&) = delete;
   LockPainter& operator=(const LockPainter&) = delete;
 
-  // Any thread (one painting at a time). Sizes are clamped to 1..8192.
-  Picture paint(int width, int height, const LockText& text);
+  // Any thread (one painting at a time). Sizes are clamped to 1..8192. The last few pictures
+  // are kept: a whole class blocked at once, all at one screen size, costs one painting.
+  std::shared_ptr<const Picture> paint(int width, int height, const LockText& text);
 
   struct Fonts;  // FreeType's library and faces (defined in the .cpp)
 
  private:
+  Picture draw(int width, int height, const LockText& text);
+
+  struct Painted {
+    int width, height;
+    std::string title, message, footer;
+    std::shared_ptr<const Picture> picture;
+  };
+  static constexpr std::size_t kKept = 4;
   std::mutex mutex_;
   std::unique_ptr<Fonts> fonts_;
+  std::vector<Painted> kept_;  // most recent last
 };
 
 // UTF-8 to code points; malformed sequences become U+FFFD, control characters are dropped.
