@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "mp/service/validation.h"
 #include "random_token.h"
 
 namespace mp::dashboard {
@@ -9,14 +10,6 @@ namespace mp::dashboard {
 namespace {
 
 constexpr std::size_t kMaxDetailBytes = 1000;  // mp-policy takes 1024 characters
-
-// At most `max_bytes` of `text`, not cutting a UTF-8 sequence.
-std::string utf8_prefix(const std::string& text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  std::size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return text.substr(0, n);
-}
 
 }  // namespace
 
@@ -29,7 +22,7 @@ void record_audit(mp::bus::Client& client, const std::string& operator_name, Aud
         e.getHeader().setOperator(operator_name);
         auto body = e.initAuditRecord();
         body.setAction(note.action);
-        body.setDetail(utf8_prefix(note.detail, kMaxDetailBytes));
+        body.setDetail(mp::service::utf8_prefix(note.detail, kMaxDetailBytes));
         auto list = body.initStations(static_cast<unsigned>(note.stations.size()));
         for (unsigned i = 0; i < note.stations.size(); ++i) list.set(i, note.stations[i]);
       },

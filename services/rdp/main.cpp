@@ -1,5 +1,6 @@
-// mp-rdp: the RDP-over-LAN station transport. Reads flags, sets up logging, TLS identity and
-// the bus client, and runs the RdpService on the main thread's Reactor.
+// mp-rdp: the RDP-over-LAN station transport. Reads flags, sets up logging, drops root (to its
+// own system user), the TLS identity and the bus client, and runs the RdpService on the main
+// thread's Reactor.
 // Cap'n Proto before FreeRDP: WinPR defines macros (VOID, ...) that break capnp's headers.
 #include "mp/bus/client.h"
 
@@ -15,6 +16,7 @@
 #include "listen_address.h"
 #include "mp/bus/endpoints.h"
 #include "mp/bus/service_main.h"
+#include "privilege_drop.h"
 #include "rdp_service.h"
 #include "tls_identity.h"
 #include "x_connection.h"
@@ -44,10 +46,16 @@ int main(int argc, char** argv) {
   std::string state_dir = mp::bus::default_state_dir();
   std::string log_level = "info";
   std::string listen = "127.0.0.1:3389";
+  // As root it runs as a system user of its own; "" keeps root.
+  std::string user = geteuid() == 0 ? mp::rdp::kDefaultUser : "";
   mp::rdp::RdpOptions options;
   int handshake_seconds = 20;
   app.add_option("--runtime-dir", runtime_dir, "where the bus sockets live")->capture_default_str();
-  app.add_option("--state-dir", state_dir, "TLS certificate and key go to STATE/rdp/")
+  app.add_option("--state-dir", state_dir,
+                 "TLS certificate and key go to STATE/rdp/, which is given to --user")
+      ->capture_default_str();
+  app.add_option("--user", user,
+                 "as root: the system user to run as (created if missing; \"\": stay root)")
       ->capture_default_str();
   app.add_option("--log-level", log_level)->capture_default_str();
   app.add_option("--listen", listen, "ADDR:PORT to accept RDP clients on (LAN: 0.0.0.0:3389)")
@@ -87,11 +95,25 @@ int main(int argc, char** argv) {
 
   // A client vanishing mid-write must not kill the process.
   signal(SIGPIPE, SIG_IGN);
+
+  // Before any thread, socket or byte from the network. Everything below runs as that user,
+  // the TLS identity too: once the directory was the user's, root does not read what is in it.
+  const std::filesystem::path own_dir = std::filesystem::path(state_dir) / "rdp";
+  if (geteuid() == 0 && !user.empty()) {
+    if (std::string error = mp::rdp::become_service_user(user, runtime_dir, own_dir, options.port);
+        !error.empty()) {
+      spdlog::critical("{}", error);
+      return 1;
+    }
+  } else if (geteuid() != 0 && !user.empty() && app.count("--user") > 0) {
+    spdlog::critical("--user {}: only root can change user; leave --user out", user);
+    return 2;
+  }
+
   mp::rdp::install_x_error_handlers();
   winpr_InitializeSSL(WINPR_SSL_INIT_DEFAULT);
   try {
-    options.peer.tls =
-        mp::rdp::ensure_tls_identity(std::filesystem::path(state_dir) / "rdp", host_name());
+    options.peer.tls = mp::rdp::ensure_tls_identity(own_dir, host_name());
   } catch (const std::exception& e) {
     spdlog::error("TLS identity: {}", e.what());
     return 1;
@@ -102,7 +124,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     spdlog::error("lock screen: {}; blocked stations show a plain dark screen", e.what());
   }
-  options.lock_cache = std::filesystem::path(state_dir) / "rdp" / "blocked-stations";
+  options.lock_cache = own_dir / "blocked-stations";
 
   zmq::context_t context(1);
   mp::bus::Reactor reactor;

@@ -2,6 +2,7 @@
 
 #include <X11/Xauth.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "mp/service/privileges.h"
 
 namespace mp::session {
 
@@ -63,7 +66,8 @@ fs::path default_agent_program() {
   return self.parent_path() / "mp-agent";
 }
 
-std::string write_xauthority(const fs::path& file, int display_number, const std::string& cookie) {
+std::string write_xauthority(const fs::path& file, int display_number, const std::string& cookie,
+                             std::optional<gid_t> readable_by) {
   std::string number = std::to_string(display_number);
   static char kName[] = "MIT-MAGIC-COOKIE-1";
   std::string data = cookie;
@@ -91,6 +95,9 @@ std::string write_xauthority(const fs::path& file, int display_number, const std
   }
   bool ok = XauWriteAuth(out, &entry) == 1;
   ok = std::fflush(out) == 0 && ok;
+  // Given to the group before it has its name: nobody sees it half-shared.
+  if (readable_by) ok = fchown(fd, static_cast<uid_t>(-1), *readable_by) == 0 && ok;
+  ok = fchmod(fd, readable_by ? 0640 : 0600) == 0 && ok;
   ok = fsync(fileno(out)) == 0 && ok;
   std::fclose(out);
   if (!ok || rename(temporary.c_str(), file.c_str()) != 0) {
@@ -100,6 +107,35 @@ std::string write_xauthority(const fs::path& file, int display_number, const std
   return "";
 }
 
+std::optional<std::string> read_xauthority_cookie(const fs::path& file, int display_number) {
+  int fd = open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat info {};
+  // The student owns their own file and may have filled it with anything.
+  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) || info.st_size > 65536) {
+    close(fd);
+    return std::nullopt;
+  }
+  FILE* in = fdopen(fd, "r");
+  if (!in) {
+    close(fd);
+    return std::nullopt;
+  }
+  std::string number = std::to_string(display_number);
+  std::optional<std::string> cookie;
+  while (Xauth* entry = XauReadAuth(in)) {
+    std::string_view name(entry->name, entry->name_length);
+    std::string_view entry_number(entry->number, entry->number_length);
+    if (!cookie && name == "MIT-MAGIC-COOKIE-1" && entry_number == number &&
+        entry->data_length == 16) {
+      cookie = std::string(entry->data, entry->data_length);
+    }
+    XauDisposeAuth(entry);
+  }
+  std::fclose(in);
+  return cookie;
+}
+
 DesktopLauncher::DesktopLauncher(DesktopConfig config, bool manage_accounts)
     : config_(std::move(config)), manage_accounts_(manage_accounts) {}
 
@@ -107,8 +143,76 @@ SessionFiles DesktopLauncher::files(std::uint64_t session_id) const {
   fs::path dir = config_.sessions_dir / std::to_string(session_id);
   return SessionFiles{.dir = dir,
                       .xauthority = dir / "Xauthority",
+                      .transport_xauthority = config_.sessions_dir / "transport" /
+                                              (std::to_string(session_id) + ".xauth"),
                       .agent_socket = dir / "agent",
                       .runtime_dir = dir / "runtime"};
+}
+
+std::optional<gid_t> DesktopLauncher::transport_group() const {
+  if (!manage_accounts_) return std::nullopt;
+  std::vector<char> buffer(65536);
+  group entry{};
+  group* found = nullptr;
+  if (getgrnam_r(mp::service::kServiceGroup, &entry, buffer.data(), buffer.size(), &found) != 0 ||
+      found == nullptr) {
+    return std::nullopt;
+  }
+  return found->gr_gid;
+}
+
+std::string DesktopLauncher::write_transport_cookie(const SessionFiles& files, int display_number,
+                                                    const std::string& cookie) const {
+  // Made (and its group set) here rather than in prepare(): the last session's end removes it
+  // when it is empty, and the group may have appeared since the last session started.
+  fs::path dir = files.transport_xauthority.parent_path();
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return "cannot create " + dir.string() + ": " + std::strerror(errno);
+  }
+  std::optional<gid_t> group = transport_group();
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return "cannot open " + dir.string() + ": " + std::strerror(errno);
+  struct stat info {};
+  bool ok = fstat(fd, &info) == 0 && info.st_uid == geteuid();
+  if (ok && group) ok = fchown(fd, static_cast<uid_t>(-1), *group) == 0;
+  if (ok) ok = fchmod(fd, group ? 0750 : 0700) == 0;
+  int saved = errno;
+  close(fd);
+  if (!ok) {
+    return "cannot prepare " + dir.string() + " for the transports: " +
+           (info.st_uid != geteuid() ? std::string("not ours") : std::strerror(saved));
+  }
+  return write_xauthority(files.transport_xauthority, display_number, cookie, group);
+}
+
+std::string DesktopLauncher::ensure_transport_cookie(const SessionFiles& files,
+                                                     const std::string& display) const {
+  int number = -1;
+  try {
+    std::size_t used = 0;
+    if (display.size() >= 2 && display[0] == ':') number = std::stoi(display.substr(1), &used);
+    if (used + 1 != display.size()) number = -1;
+  } catch (const std::exception&) {
+    number = -1;
+  }
+  if (number < 0) return "display '" + display + "' is not of the form :N";
+  auto copy = read_xauthority_cookie(files.transport_xauthority, number);
+  auto cookie = copy ? copy : read_xauthority_cookie(files.xauthority, number);
+  if (!cookie) {
+    return "no cookie for " + display + " in " + files.transport_xauthority.string() + " or " +
+           files.xauthority.string();
+  }
+  if (copy) {
+    // Still there: only its group and mode are brought up to date (the group may be new).
+    struct stat info {};
+    std::optional<gid_t> group = transport_group();
+    if (lstat(files.transport_xauthority.c_str(), &info) == 0 &&
+        info.st_gid == (group ? *group : info.st_gid) &&
+        (info.st_mode & 07777) == (group ? 0640u : 0600u)) {
+      return "";
+    }
+  }
+  return write_transport_cookie(files, number, *cookie);
 }
 
 std::string DesktopLauncher::prepare(std::uint64_t session_id, const UnixAccount& account) const {
@@ -119,6 +223,7 @@ std::string DesktopLauncher::prepare(std::uint64_t session_id, const UnixAccount
   chmod(config_.sessions_dir.c_str(), manage_accounts_ ? 0711 : 0700);
   SessionFiles f = files(session_id);
   fs::remove_all(f.dir, ec);  // a leftover of a crash; ids are never reused within one store
+  unlink(f.transport_xauthority.c_str());
   if (mkdir(f.dir.c_str(), 0700) != 0) {
     return "cannot create " + f.dir.string() + ": " + std::strerror(errno);
   }
@@ -151,6 +256,7 @@ std::variant<SpawnedDisplay, std::string> DesktopLauncher::spawn_display(
   if (manage_accounts_ && chown(files.xauthority.c_str(), account.uid, account.gid) != 0) {
     return "cannot hand " + files.xauthority.string() + " to " + account.name;
   }
+  if (auto e = write_transport_cookie(files, number, cookie); !e.empty()) return e;
   fs::path log = files.dir / "xvfb.log";
   int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0640);
   int ready[2];
@@ -280,8 +386,13 @@ SpawnResult DesktopLauncher::start_agent(const SessionFiles& files, const UnixAc
 }
 
 void DesktopLauncher::remove_files(std::uint64_t session_id) const {
+  SessionFiles f = files(session_id);
   std::error_code ec;
-  fs::remove_all(files(session_id).dir, ec);
+  fs::remove_all(f.dir, ec);
+  unlink(f.transport_xauthority.c_str());
+  // The last one takes the directory along (so an emptied sessions directory can go); with
+  // other sessions' cookies in it, this fails and changes nothing.
+  rmdir(f.transport_xauthority.parent_path().c_str());
 }
 
 }  // namespace mp::session

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <variant>
@@ -23,8 +24,9 @@ struct DesktopConfig {
   std::vector<std::string> session_command;
   std::filesystem::path agent_program;  // mp-agent
   std::filesystem::path xvfb = "/usr/bin/Xvfb";
-  // Per-session directories <sessions_dir>/<id>/ (0700, the session's user). The parent is
-  // 0711 as root, so each user can reach only their own.
+  // Per-session directories <sessions_dir>/<id>/ (0700, the session's user), and the cookies
+  // for transports in <sessions_dir>/transport/. The parent is 0711 as root, so each user can
+  // reach only their own.
   std::filesystem::path sessions_dir;
   int first_display = 10;
   int display_attempts = 16;  // Xvfb starts tried when another server grabs the display first
@@ -42,7 +44,11 @@ std::filesystem::path default_agent_program();
 
 struct SessionFiles {
   std::filesystem::path dir;         // <sessions_dir>/<id>
-  std::filesystem::path xauthority;  // dir/Xauthority
+  std::filesystem::path xauthority;  // dir/Xauthority: the student's, XAUTHORITY in the session
+  // <sessions_dir>/transport/<id>.xauth: the same cookie for the transports (the record's
+  // `xauthority`), root:mpoint 0640 as root — a transport running as a system user of group
+  // mpoint reads it, the student cannot change what it says.
+  std::filesystem::path transport_xauthority;
   std::filesystem::path agent_socket;
   std::filesystem::path runtime_dir;  // XDG_RUNTIME_DIR
   std::string user;  // the multipoint user: MP_USER in the session (USER may be the invoker's)
@@ -71,7 +77,8 @@ class DesktopLauncher {
 
   // Makes the session directory (owned by the account) and its runtime directory.
   std::string prepare(std::uint64_t session_id, const UnixAccount& account) const;
-  // Starts Xvfb on display `number` with `cookie` in files.xauthority; it is ready once it writes
+  // Starts Xvfb on display `number` with `cookie` in files.xauthority (and its copy for the
+  // transports in files.transport_xauthority); it is ready once it writes
   // its display number to `ready_fd` (-displayfd). DisplayStarter waits for that through the
   // reactor and tries the next number if another server got there first.
   std::variant<SpawnedDisplay, std::string> spawn_display(const SessionFiles& files,
@@ -88,7 +95,11 @@ class DesktopLauncher {
                         const std::string& display, const std::vector<std::string>& argv) const;
   SpawnResult start_agent(const SessionFiles& files, const UnixAccount& account,
                           const std::string& display, std::uint64_t session_id) const;
-  // Removes the session directory (after the session ended).
+  // For a desktop adopted after a restart: makes sure the transports' copy of the cookie is
+  // there with its owner and mode, re-creating it from the session's own Xauthority file (only
+  // its MIT-MAGIC-COOKIE-1 for `display`) when it is missing or unreadable. Error text, or "".
+  std::string ensure_transport_cookie(const SessionFiles& files, const std::string& display) const;
+  // Removes the session directory and the transports' cookie (after the session ended).
   void remove_files(std::uint64_t session_id) const;
 
  private:
@@ -99,6 +110,11 @@ class DesktopLauncher {
   SpawnResult start_in_session(const SessionFiles& files, const UnixAccount& account,
                                const std::string& display,
                                const std::vector<std::string>& argv) const;
+  // The group the transports run in (mpoint), as root and when it exists; else nullopt: the
+  // copy is for root (or, not root, the invoking user) only.
+  std::optional<gid_t> transport_group() const;
+  std::string write_transport_cookie(const SessionFiles& files, int display_number,
+                                     const std::string& cookie) const;
 
   DesktopConfig config_;
   bool manage_accounts_;
@@ -110,8 +126,15 @@ std::string random_cookie();
 bool display_held_by_another_server(int number);
 
 // Writes an Xauthority file holding one MIT-MAGIC-COOKIE-1 for `display_number` (any host),
-// mode 0600. Error text on failure.
+// mode 0600 — or, with `readable_by`, 0640 and that group (the owner stays the writer). Written
+// whole under another name and renamed. Error text on failure.
 std::string write_xauthority(const std::filesystem::path& file, int display_number,
-                             const std::string& cookie);
+                             const std::string& cookie,
+                             std::optional<gid_t> readable_by = std::nullopt);
+// The MIT-MAGIC-COOKIE-1 an Xauthority file holds for `display_number` (16 bytes), or nullopt
+// when the file cannot be read (a symbolic link is not followed), is not a regular file of at
+// most 64 KiB, or holds no such entry.
+std::optional<std::string> read_xauthority_cookie(const std::filesystem::path& file,
+                                                  int display_number);
 
 }  // namespace mp::session

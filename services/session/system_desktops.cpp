@@ -332,7 +332,9 @@ std::string SystemDesktops::start_on_display(Starting& starting, const StartedDi
   }
   record.display = started.display;
   record.unix_user = account.name;
-  record.xauthority = files.xauthority.string();
+  // The transports' copy: they may run as system users of their own (mp-rdp), which read it
+  // through group mpoint; the student's own file is for the session's programs.
+  record.xauthority = files.transport_xauthority.string();
   record.processes = DesktopProcesses{.xvfb = started.pid, .session = session.pid};
 
   auto running = std::make_unique<Running>();
@@ -392,6 +394,12 @@ bool SystemDesktops::adopt(const SessionRecord& record, const std::string& priva
   running->account = account;
   running->files = launcher_.files(record.id);
   running->privacy_notice = privacy_notice;
+  // /run survives a restart of mp-session, so the transports' cookie should still be there; if
+  // someone removed it, the desktop goes on and the copy comes back from the student's file.
+  if (std::string why = launcher_.ensure_transport_cookie(running->files, record.display);
+      !why.empty()) {
+    spdlog::warn("session {}: transports may not reach {}: {}", record.id, record.display, why);
+  }
   watch_display(*running, xvfb_fd, xvfb);
   watch_session_command(*running, session_fd, session);
   try {

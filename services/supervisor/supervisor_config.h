@@ -29,6 +29,7 @@ struct ServiceSpec {
 inline constexpr std::pair<const char*, const char*> kDefaultUsers[] = {
     {"dashboard", "mp-dashboard"},
     {"webfilter", "mp-webfilter"},
+    {"rdp", "mp-rdp"},
 };
 
 struct SupervisorConfig {

@@ -41,11 +41,7 @@ class Bypass : public ::testing::Test {
     system = std::make_unique<DesktopSystem>();
   }
   void TearDown() override {
-    if (HasFailure() && system) {
-      std::string log = system->log();
-      std::cerr << "--- system log (tail) ---\n"
-                << (log.size() > 8000 ? log.substr(log.size() - 8000) : log);
-    }
+    if (HasFailure() && system) std::cerr << "--- system log (tail) ---\n" << system->log_tail();
     client.reset();
     system.reset();
   }
@@ -57,11 +53,7 @@ class Bypass : public ::testing::Test {
     ASSERT_TRUE(eventually([&] { return session().value("agent_up", false); }, 10s));
   }
 
-  json session() {
-    // One session, or an empty object (value() then gives the defaults).
-    json all = system->sessions();
-    return all.is_array() && all.size() == 1 ? all[0] : json::object();
-  }
+  json session() { return system->only_session(); }
 
   bool shows_pattern(std::chrono::milliseconds timeout) {
     return eventually(

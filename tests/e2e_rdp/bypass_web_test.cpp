@@ -70,11 +70,7 @@ class BypassWeb : public ::testing::Test {
         << system->log();
   }
   void TearDown() override {
-    if (HasFailure() && system) {
-      std::string log = system->log();
-      std::cerr << "--- system log (tail) ---\n"
-                << (log.size() > 8000 ? log.substr(log.size() - 8000) : log);
-    }
+    if (HasFailure() && system) std::cerr << "--- system log (tail) ---\n" << system->log_tail();
     client.reset();
     system.reset();
     std::error_code ec;
@@ -82,11 +78,7 @@ class BypassWeb : public ::testing::Test {
     std::filesystem::remove_all("/tmp/mp-chromium-" + std::to_string(getpid()), ec);
   }
 
-  json session() {
-    // One session, or an empty object (value() then gives the defaults).
-    json all = system->sessions();
-    return all.is_array() && all.size() == 1 ? all[0] : json::object();
-  }
+  json session() { return system->only_session(); }
 
   // curl as the student, no proxy configured: "HTTP_CODE EXIT_CODE" ("000 7": refused).
   std::string student_curl(std::vector<std::string> args) {

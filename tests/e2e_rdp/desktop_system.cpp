@@ -134,7 +134,17 @@ json DesktopSystem::sessions() {
   return out.is_discarded() ? json::array() : out;
 }
 
+json DesktopSystem::only_session() {
+  json all = sessions();
+  return all.is_array() && all.size() == 1 ? all[0] : json::object();
+}
+
 std::string DesktopSystem::log() const { return read_file(dir_.path() / "system.log"); }
+
+std::string DesktopSystem::log_tail(std::size_t bytes) const {
+  std::string all = log();
+  return all.size() > bytes ? all.substr(all.size() - bytes) : all;
+}
 
 std::vector<std::string> DesktopSystem::client_args(const std::vector<std::string>& extra,
                                                     const std::string& password) const {

@@ -40,7 +40,10 @@ class DesktopSystem {
   pid_t pid_of(const std::string& service);  // from the supervisor; 0 if unknown
   bool wait_running(const std::string& service, pid_t not_pid, std::chrono::milliseconds timeout);
   nlohmann::json sessions();  // mpctl sessions --json
+  // The one session there is, or an empty object (value() then gives the defaults).
+  nlohmann::json only_session();
   std::string log() const;
+  std::string log_tail(std::size_t bytes = 8000) const;
 
   const std::string& user() const { return user_; }
   const std::string& password() const { return password_; }

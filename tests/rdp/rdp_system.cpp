@@ -3,12 +3,14 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
 
+#include "mp/service/privileges.h"
 #include "test_pattern.h"
 
 namespace mp::test {
@@ -49,6 +51,20 @@ RdpSystem::RdpSystem(std::vector<std::string> rdp_args)
       rdp_args_(std::move(rdp_args)),
       port_(free_port()) {
   std::filesystem::create_directories(state_dir_);
+  std::optional<gid_t> transport_group;
+  if (geteuid() == 0) {
+    // mp-rdp drops to `mp-rdp`: it passes through here to the bus and its state, as it passes
+    // through /run and /var in production. Its user (and group mpoint) exist before mp-bus
+    // starts, which opens the bus to the group only if there is one (mp-supervisor does the
+    // same).
+    std::filesystem::permissions(dir_.path(), std::filesystem::perms(0711));
+    auto account = mp::service::ensure_system_user("mp-rdp");
+    if (account.ok()) {
+      transport_group = account.group_gid;
+    } else {
+      std::fprintf(stderr, "cannot make the system user mp-rdp: %s\n", account.error.c_str());
+    }
+  }
   std::map<std::string, std::string> env{{"MP_RUNTIME_DIR", runtime_dir_.string()},
                                          {"MP_STATE_DIR", state_dir_.string()}};
   bus_ = std::make_unique<ChildProcess>(
@@ -57,6 +73,14 @@ RdpSystem::RdpSystem(std::vector<std::string> rdp_args)
   eventually([&] { return std::filesystem::exists(runtime_dir_ / "requests"); }, 5s);
 
   session_display_ = std::make_unique<Xvfb>(dir_.path(), kSessionWidth, kSessionHeight);
+  transport_xauthority_ = dir_.path() / "transport.xauth";
+  std::filesystem::copy_file(session_display_->xauthority(), transport_xauthority_,
+                             std::filesystem::copy_options::overwrite_existing);
+  if (transport_group && chown(transport_xauthority_.c_str(), 0, *transport_group) == 0) {
+    chmod(transport_xauthority_.c_str(), 0640);
+  } else {
+    chmod(transport_xauthority_.c_str(), 0600);
+  }
   workload_ = std::make_unique<ChildProcess>(
       bin_dir() / "mp-workload", std::vector<std::string>{"--pattern", "--print-input"},
       ChildProcess::Options{.env = session_display_->env(),
@@ -79,14 +103,14 @@ RdpSystem::~RdpSystem() {
 
 void RdpSystem::restart_session() {
   session_.reset();
-  session_ = std::make_unique<StubSession>(
-      StubSessionConfig{.runtime_dir = runtime_dir_,
-                        .user = kUser,
-                        .password = kPassword,
-                        .display = session_display_->name(),
-                        .xauthority = session_display_->xauthority().string(),
-                        .width = kSessionWidth,
-                        .height = kSessionHeight});
+  session_ =
+      std::make_unique<StubSession>(StubSessionConfig{.runtime_dir = runtime_dir_,
+                                                      .user = kUser,
+                                                      .password = kPassword,
+                                                      .display = session_display_->name(),
+                                                      .xauthority = transport_xauthority_.string(),
+                                                      .width = kSessionWidth,
+                                                      .height = kSessionHeight});
   session_->wait_registered(5s);
 }
 

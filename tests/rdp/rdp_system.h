@@ -1,6 +1,8 @@
 // Real components for mp-rdp tests: mp-bus, a stub mp-session (in this process), a session
 // Xvfb running mp-workload --pattern --print-input, mp-rdp on a free port, and an Xvfb for the
-// real xfreerdp client to draw into.
+// real xfreerdp client to draw into. As root, mp-rdp runs as its own system user `mp-rdp`, as
+// in production: the test's directory is passable, and the stub hands out a copy of the
+// session's cookie that group mpoint may read, as mp-session does.
 #pragma once
 
 #include <memory>
@@ -32,12 +34,15 @@ class RdpSystem {
   void start_rdp();
   void kill9_rdp();
   bool rdp_running() { return rdp_ && rdp_->running(); }
+  pid_t rdp_pid() const { return rdp_ ? rdp_->pid() : 0; }
   std::string rdp_log() const;
   std::string workload_log() const;
   int port() const { return port_; }
   StubSession& session() { return *session_; }
   void restart_session();
   Xvfb& session_display() { return *session_display_; }
+  // The session display's cookie as the stub hands it to mp-rdp (root:mpoint 0640 as root).
+  const std::filesystem::path& transport_xauthority() const { return transport_xauthority_; }
   Xvfb& client_display() { return *client_display_; }
   const std::filesystem::path& dir() const { return dir_.path(); }
   const std::filesystem::path& runtime_dir() const { return runtime_dir_; }
@@ -61,6 +66,7 @@ class RdpSystem {
   TempDir dir_{"mprdp"};
   std::filesystem::path runtime_dir_;
   std::filesystem::path state_dir_;
+  std::filesystem::path transport_xauthority_;
   std::vector<std::string> rdp_args_;
   int port_ = 0;
   std::unique_ptr<ChildProcess> bus_;

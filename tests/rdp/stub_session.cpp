@@ -61,17 +61,6 @@ void StubSession::run() {
   client.serve([this](const mp::bus::Incoming& request, Envelope::Builder reply) {
     auto envelope = request.envelope();
     switch (request.which()) {
-      case Envelope::STATION_ATTACH: {
-        auto station = envelope.getStationAttach().getStation();
-        record({.kind = "attach",
-                .key = station.getKey(),
-                .address = station.getAddress(),
-                .client_name = station.getClientName(),
-                .width = station.getCapabilities().getWidth(),
-                .height = station.getCapabilities().getHeight()});
-        reply.initDisplayAssignment().setStationKey(station.getKey());
-        return true;
-      }
       case Envelope::CREDENTIALS: {
         auto credentials = envelope.getCredentials();
         if (credentials.hasStation()) {  // the station mp-session would store on success

@@ -48,8 +48,8 @@ TEST(SupervisorConfig, RejectsBadServiceLists) {
   EXPECT_THROW(finish_services(taken, "/bin"), ConfigError);
 }
 
-TEST(SupervisorConfig, AsRootTheDashboardAndWebFilterGetTheirOwnUsers) {
-  auto services = parse_service_list("session,webfilter,dashboard");
+TEST(SupervisorConfig, AsRootTheDashboardWebFilterAndRdpGetTheirOwnUsers) {
+  auto services = parse_service_list("session,webfilter,dashboard,rdp");
   finish_services(services, "/bin", true);
   EXPECT_FALSE(services[0].user) << "the bus stays root";
   EXPECT_FALSE(services[1].user) << "mp-session needs root (accounts, desktops as users)";
@@ -57,6 +57,9 @@ TEST(SupervisorConfig, AsRootTheDashboardAndWebFilterGetTheirOwnUsers) {
   EXPECT_EQ(services[3].user, "mp-dashboard");
   EXPECT_EQ(command_line(services[3]),
             (std::vector<std::string>{"/bin/mp-dashboard", "--user", "mp-dashboard"}));
+  EXPECT_EQ(services[4].user, "mp-rdp");
+  EXPECT_EQ(command_line(services[4]),
+            (std::vector<std::string>{"/bin/mp-rdp", "--user", "mp-rdp"}));
   // With the web filter there, no desktop starts unfiltered.
   EXPECT_EQ(command_line(services[1]),
             (std::vector<std::string>{"/bin/mp-session", "--web-filter", "required"}));

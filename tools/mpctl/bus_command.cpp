@@ -8,24 +8,13 @@
 #include <iostream>
 #include <random>
 
+#include "mp/service/validation.h"
 #include "tables.h"
 
 namespace mp::mpctl {
 
 using mp::schema::Envelope;
 using mp::schema::Error;
-
-namespace {
-
-// At most `max_bytes` of `text`, not cutting a UTF-8 sequence.
-std::string utf8_prefix(const std::string& text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  std::size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return text.substr(0, n);
-}
-
-}  // namespace
 
 int exit_code_for(const mp::bus::Reply& reply) {
   if (!reply.message) return exit_code::unreachable;  // nothing came back in time
@@ -115,7 +104,7 @@ void BusCommand::audit(const std::string& action, const std::string& detail,
       [&](Envelope::Builder e) {
         auto body = e.initAuditRecord();
         body.setAction(action);
-        body.setDetail(utf8_prefix(detail, 1000));
+        body.setDetail(mp::service::utf8_prefix(detail, 1000));
         auto list = body.initStations(static_cast<unsigned>(stations.size()));
         for (unsigned i = 0; i < stations.size(); ++i) list.set(i, stations[i]);
       },
