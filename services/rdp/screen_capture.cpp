@@ -99,10 +99,12 @@ bool ScreenCapture::attach_shm() {
   return take_x_error() == 0;
 }
 
-// A session's X server runs as the session's user, mp-rdp as root: the server could not attach
-// a root-owned 0600 segment, and capture would fall back to XGetImage (a copy through the
-// socket). The segment is handed to the server's own uid (from the socket's peer credentials),
-// still mode 0600: only that user, whose screen it holds, and root can read it.
+// A session's X server runs as the session's user, mp-rdp as its own user (or root): the server
+// could not attach a segment of ours mode 0600, and capture would fall back to XGetImage (a copy
+// through the socket). The segment is handed to the server's own uid (from the socket's peer
+// credentials), still mode 0600: only that user, whose screen it holds, and root can read it.
+// No privilege needed: a segment's creator may change its owner, and keeps attaching, detaching
+// and removing it (tests/rdp RdpUser.*).
 void ScreenCapture::give_segment_to_server() {
   ucred peer{};
   socklen_t size = sizeof peer;

@@ -1,8 +1,5 @@
-// SessionService: logons that wait for a new desktop. The logon that needs one reserves a session
-// id and asks the Desktops to start it; the session is stored, published and answered only once
-// the desktop is up. Meanwhile logons of the same user on the same station join it (one desktop,
-// one answer for all), logons that touch its user or station otherwise wait behind it and run
-// once it is over, and a detach, log off or user removal abandons it.
+#include "desktop_starts.h"
+
 #include <capnp/message.h>
 #include <spdlog/spdlog.h>
 
@@ -11,7 +8,7 @@
 #include <stdexcept>
 
 #include "mp/service/idempotency.h"
-#include "session_service.h"
+#include "session_rules.h"
 #include "wire_records.h"
 
 namespace mp::session {
@@ -30,8 +27,25 @@ void answer(mp::bus::Responder& responder, Envelope::Reader reply) {
 
 }  // namespace
 
-void SessionService::open_for(Mutation& m, const LogonRequest& request, Envelope::Builder reply,
-                              const AnswerLater& responder) {
+DesktopStarts::DesktopStarts(SessionStore& store, StateJournal& journal, Desktops& desktops,
+                             const PrivacyNotice& notice)
+    : store_(store), journal_(journal), desktops_(desktops), notice_(notice) {}
+
+DesktopStarts::~DesktopStarts() {
+  auto starting = std::move(starting_);
+  starting_.clear();
+  for (auto& [id, start] : starting) {
+    desktops_.cancel_start(id);
+    for (auto* logons : {&start.joined, &start.queued}) {
+      for (auto& logon : *logons) {
+        logon.responder.fail(Error::Kind::UNAVAILABLE, "mp-session is stopping");
+      }
+    }
+  }
+}
+
+void DesktopStarts::open_for(Mutation& m, const LogonRequest& request, Envelope::Builder reply,
+                             const AnswerLater& answer_later) {
   if (!store_.user(request.user)) {
     refuse_logon(request, "no user '" + request.user + "'", reply);
     return;
@@ -41,7 +55,10 @@ void SessionService::open_for(Mutation& m, const LogonRequest& request, Envelope
     refuse_logon(request, "station '" + request.station_key + "' is not attached", reply);
     return;
   }
-  Opened opened = open_session(m, *station, request.user);
+  // A desktop starting on this station or for this user decides what this logon gets.
+  std::uint64_t here = on_station(station->key), theirs = of_user(request.user);
+  OpenedSession opened = NewSession{};
+  if (here == 0 && theirs == 0) opened = open_session(store_, m, *station, request.user);
   if (auto* record = std::get_if<SessionRecord>(&opened)) {
     answer_logon(request, *record, reply);
     return;
@@ -50,23 +67,24 @@ void SessionService::open_for(Mutation& m, const LogonRequest& request, Envelope
     refuse_logon(request, *why, reply);
     return;
   }
-  if (!responder)
+  if (!answer_later)
     throw std::logic_error("a logon must wait for a desktop, but cannot answer later");
-  WaitForDesktop wait = std::get<WaitForDesktop>(opened);
-  WaitingLogon waiting{request, responder()};
+  WaitingLogon waiting{request, answer_later()};
   m.answered_later = true;
-  if (wait.start == 0) {
-    begin_desktop(m, *station, std::move(waiting));
+  if (here == 0 && theirs == 0) {
+    begin(m, *station, std::move(waiting));
     return;
   }
-  DesktopStart& start = starting_.at(wait.start);
+  std::uint64_t id = here != 0 ? here : theirs;
+  Start& start = starting_.at(id);
   spdlog::info("{} of {} on station {} waits for the desktop of session {}", request.body_name,
-               request.user, request.station_key, wait.start);
-  (wait.joins ? start.joined : start.queued).push_back(std::move(waiting));
+               request.user, request.station_key, id);
+  // Same user, same station: it joins; otherwise it runs once the start is over.
+  (here == theirs ? start.joined : start.queued).push_back(std::move(waiting));
 }
 
-void SessionService::answer_logon(const LogonRequest& request, const SessionRecord& record,
-                                  Envelope::Builder reply) {
+void DesktopStarts::answer_logon(const LogonRequest& request, const SessionRecord& record,
+                                 Envelope::Builder reply) {
   if (request.body == Envelope::CREDENTIALS) {
     auto result = reply.initLogonResult();
     result.setOk(true);
@@ -79,8 +97,8 @@ void SessionService::answer_logon(const LogonRequest& request, const SessionReco
   }
 }
 
-void SessionService::refuse_logon(const LogonRequest& request, const std::string& why,
-                                  Envelope::Builder reply) {
+void DesktopStarts::refuse_logon(const LogonRequest& request, const std::string& why,
+                                 Envelope::Builder reply) {
   // A refused logon is an answer (ok = false) to the transport; a refused sessionStart is
   // invalid for the operator who asked.
   if (request.body == Envelope::CREDENTIALS) {
@@ -90,7 +108,7 @@ void SessionService::refuse_logon(const LogonRequest& request, const std::string
   }
 }
 
-void SessionService::begin_desktop(Mutation& m, const Station& station, WaitingLogon waiting) {
+void DesktopStarts::begin(Mutation& m, const Station& station, WaitingLogon waiting) {
   SessionRecord record{.id = store_.reserve_session_id(),
                        .station_key = station.key,
                        .user = waiting.request.user,
@@ -98,27 +116,40 @@ void SessionService::begin_desktop(Mutation& m, const Station& station, WaitingL
                        .started_at_ns = m.now_ns,
                        .width = station.capabilities.width,
                        .height = station.capabilities.height};
-  DesktopStart start{.record = record};
+  Start start{.record = record};
   start.joined.push_back(std::move(waiting));
   starting_.emplace(record.id, std::move(start));
-  m.starts_to_launch.push_back(record.id);
+  std::uint64_t id = record.id;
+  m.after_commit.push_back([this, id] { launch(id); });
+  // Not committed: its logon is answered by the dispatch loop's error (its Responder is dropped
+  // with it).
+  m.if_rolled_back.push_back([this, id] { starting_.erase(id); });
 }
 
-std::uint64_t SessionService::start_on_station(std::string_view station_key) const {
+std::uint64_t DesktopStarts::on_station(std::string_view station_key) const {
   for (const auto& [id, start] : starting_) {
     if (start.record.station_key == station_key) return id;
   }
   return 0;
 }
 
-std::uint64_t SessionService::start_of_user(std::string_view user) const {
+std::uint64_t DesktopStarts::of_user(std::string_view user) const {
   for (const auto& [id, start] : starting_) {
     if (start.record.user == user) return id;
   }
   return 0;
 }
 
-void SessionService::launch_desktop(std::uint64_t id) {
+const SessionRecord* DesktopStarts::starting(std::uint64_t id) const {
+  auto it = starting_.find(id);
+  return it == starting_.end() ? nullptr : &it->second.record;
+}
+
+void DesktopStarts::abandon_after(Mutation& m, std::uint64_t id, std::string why) {
+  m.after_commit.push_back([this, id, why = std::move(why)] { abandon(id, why); });
+}
+
+void DesktopStarts::launch(std::uint64_t id) {
   auto it = starting_.find(id);
   if (it == starting_.end()) return;
   SessionRecord record = it->second.record;  // the start may be over before start() returns
@@ -129,69 +160,72 @@ void SessionService::launch_desktop(std::uint64_t id) {
   spdlog::info("session {} for {} on station {}: starting its desktop", id, record.user,
                record.station_key);
   try {
-    desktops_.start(record, taken, privacy_notice_for(record.user),
+    desktops_.start(record, taken, notice_.for_user(record.user),
                     [this, id](std::variant<SessionRecord, std::string> result) {
-                      desktop_started(id, std::move(result));
+                      started(id, std::move(result));
                     });
   } catch (const std::exception& e) {
     // A start left waiting forever would hold every later logon of this user and station.
     desktops_.cancel_start(id);
-    desktop_started(id, std::string(e.what()));
+    started(id, std::string(e.what()));
   }
 }
 
-void SessionService::desktop_started(std::uint64_t id,
-                                     std::variant<SessionRecord, std::string> result) {
+void DesktopStarts::started(std::uint64_t id, std::variant<SessionRecord, std::string> result) {
   auto it = starting_.find(id);
   if (it == starting_.end()) return;  // abandoned meanwhile
-  DesktopStart start = std::move(it->second);
+  Start start = std::move(it->second);
   starting_.erase(it);
   if (auto* error = std::get_if<std::string>(&result)) {
     spdlog::error("session for {} on station {}: cannot start the desktop: {}", start.record.user,
                   start.record.station_key, *error);
     refuse_waiting(start.joined, "cannot start the desktop: " + *error);
   } else {
-    commit_desktop(start, std::get<SessionRecord>(result));
+    commit(start, std::get<SessionRecord>(result));
   }
   run_queued(std::move(start.queued));
 }
 
-void SessionService::commit_desktop(DesktopStart& start, const SessionRecord& record) {
-  Mutation m;
-  m.now_ns = now_ns();
-  m.started.push_back(record);
+void DesktopStarts::commit(Start& start, const SessionRecord& record) {
   std::vector<std::unique_ptr<capnp::MallocMessageBuilder>> replies;
-  std::uint64_t base = 0;
   std::string refused;
+  bool stored = false;  // committed: a failure after that is not the start's
+  auto end_desktop = [&] {
+    SessionRecord ended = record;
+    ended.state = SessionState::ENDED;
+    desktops_.changed(ended);
+  };
   try {
-    SessionStore::Transaction transaction(store_);
+    // One writer, this thread: nothing changes between the check and the transaction.
     refused = why_not_storable(record);
     if (refused.empty()) {
-      store_.insert_session(record);
-      Station station = *store_.station(record.station_key);
-      station.session_id = record.id;
-      store_.put_station(station);
-      m.changes.emplace_back(record);
-      m.changes.emplace_back(station);
-      for (const auto& logon : start.joined) {
-        auto reply = replies.emplace_back(std::make_unique<capnp::MallocMessageBuilder>())
-                         ->initRoot<Envelope>();
-        answer_logon(logon.request, record, reply);
-        if (!logon.request.idempotency_key.empty()) {
-          store_.record_applied_request(logon.request.idempotency_key,
-                                        mp::service::record_reply(logon.request.body_name, reply),
-                                        m.now_ns);
+      journal_.run_internal([&](Mutation& m) {
+        store_.insert_session(record);
+        Station station = *store_.station(record.station_key);
+        station.session_id = record.id;
+        store_.put_station(station);
+        m.changes.emplace_back(record);
+        m.changes.emplace_back(station);
+        for (const auto& logon : start.joined) {
+          auto reply = replies.emplace_back(std::make_unique<capnp::MallocMessageBuilder>())
+                           ->initRoot<Envelope>();
+          answer_logon(logon.request, record, reply);
+          if (!logon.request.idempotency_key.empty()) {
+            store_.record_applied_request(logon.request.idempotency_key,
+                                          mp::service::record_reply(logon.request.body_name, reply),
+                                          m.now_ns);
+          }
         }
-      }
-      base = store_.state_version();
-      store_.set_state_version(base + m.changes.size());
-      transaction.commit();
+        stored = true;
+        m.if_rolled_back.push_back([&stored] { stored = false; });  // the commit failed
+      });
     }
   } catch (const std::exception& e) {
+    if (stored) throw;
     // Only the dispatch loop and this, the end of a start, catch: a reactor callback has no
     // caller to throw to.
     spdlog::error("session {}: cannot store it: {}", record.id, e.what());
-    rolled_back(m);
+    end_desktop();
     for (auto& logon : start.joined) {
       logon.responder.fail(Error::Kind::FAILED,
                            std::string("cannot store the session: ") + e.what());
@@ -200,11 +234,10 @@ void SessionService::commit_desktop(DesktopStart& start, const SessionRecord& re
   }
   if (!refused.empty()) {
     spdlog::warn("session {} of {}: its desktop came up, but {}", record.id, record.user, refused);
-    rolled_back(m);
+    end_desktop();
     refuse_waiting(start.joined, refused);
     return;
   }
-  committed(m, base);
   spdlog::info("session {} for {} on station {} (display {})", record.id, record.user,
                record.station_key, record.display);
   for (std::size_t i = 0; i < start.joined.size(); ++i) {
@@ -212,7 +245,7 @@ void SessionService::commit_desktop(DesktopStart& start, const SessionRecord& re
   }
 }
 
-std::string SessionService::why_not_storable(const SessionRecord& record) {
+std::string DesktopStarts::why_not_storable(const SessionRecord& record) {
   if (!store_.user(record.user)) return "user '" + record.user + "' was removed";
   auto station = store_.station(record.station_key);
   if (!station || station->state != StationState::ATTACHED) {
@@ -230,10 +263,10 @@ std::string SessionService::why_not_storable(const SessionRecord& record) {
   return "";
 }
 
-void SessionService::abandon_desktop(std::uint64_t id, const std::string& why) {
+void DesktopStarts::abandon(std::uint64_t id, const std::string& why) {
   auto it = starting_.find(id);
   if (it == starting_.end()) return;
-  DesktopStart start = std::move(it->second);
+  Start start = std::move(it->second);
   starting_.erase(it);
   spdlog::info("session {} for {} on station {}: desktop start abandoned: {}", id,
                start.record.user, start.record.station_key, why);
@@ -242,7 +275,7 @@ void SessionService::abandon_desktop(std::uint64_t id, const std::string& why) {
   run_queued(std::move(start.queued));
 }
 
-void SessionService::refuse_waiting(std::vector<WaitingLogon>& logons, const std::string& why) {
+void DesktopStarts::refuse_waiting(std::vector<WaitingLogon>& logons, const std::string& why) {
   for (auto& logon : logons) {
     capnp::MallocMessageBuilder message;
     auto reply = message.initRoot<Envelope>();
@@ -251,13 +284,13 @@ void SessionService::refuse_waiting(std::vector<WaitingLogon>& logons, const std
   }
 }
 
-void SessionService::run_queued(std::vector<WaitingLogon> queued) {
+void DesktopStarts::run_queued(std::vector<WaitingLogon> queued) {
   for (auto& logon : queued) {
     const LogonRequest& request = logon.request;
     capnp::MallocMessageBuilder message;
     auto reply = message.initRoot<Envelope>();
     try {
-      run_mutation(request.idempotency_key, request.body_name, reply,
+      journal_.run(request.idempotency_key, request.body_name, reply,
                    [&](Mutation& m, Envelope::Builder r) {
                      open_for(m, request, r, [&logon] { return std::move(logon.responder); });
                    });

@@ -1,13 +1,9 @@
-// SessionService: the operators' screen requests. Thumbnail watches and remote input pass
-// through to the agents of the sessions they name (mp-session keeps no state for them: the
-// agent holds a stream's lease until the next renewal or its end), and the agents' images are
-// published as events on "thumbnail.<station key>" for the dashboard.
-#include <spdlog/spdlog.h>
+#include "screen_relay.h"
 
 #include <set>
 #include <string>
 
-#include "session_service.h"
+#include "wire_text.h"
 
 namespace mp::session {
 
@@ -18,19 +14,20 @@ using mp::schema::Envelope;
 using mp::schema::Error;
 using mp::schema::SessionState;
 
-std::string text(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
-
 }  // namespace
 
-void SessionService::watch_thumbnails(mp::schema::ThumbnailWatch::Reader body,
-                                      Envelope::Builder reply) {
+ScreenRelay::ScreenRelay(SessionStore& store, Desktops& desktops, Publish publish)
+    : store_(store), desktops_(desktops), publish_(std::move(publish)) {}
+
+void ScreenRelay::watch_thumbnails(mp::schema::ThumbnailWatch::Reader body,
+                                   Envelope::Builder reply) {
   ThumbnailRequest request;
   if (auto e = read_thumbnail_watch(body, &request); !e.empty()) {
     set_error(reply, Error::Kind::INVALID, e);
     return;
   }
   std::set<std::string> wanted;
-  for (auto key : body.getStations()) wanted.insert(text(key));
+  for (auto key : body.getStations()) wanted.insert(wire_text(key));
   std::size_t passed = 0, open = 0;
   for (const auto& record : store_.open_sessions()) {
     if (!wanted.empty() && !wanted.contains(record.station_key)) continue;
@@ -44,12 +41,12 @@ void SessionService::watch_thumbnails(mp::schema::ThumbnailWatch::Reader body,
                             " sessions");
 }
 
-void SessionService::remote_input(mp::schema::RemoteInput::Reader body, Envelope::Builder reply) {
+void ScreenRelay::remote_input(mp::schema::RemoteInput::Reader body, Envelope::Builder reply) {
   if (auto e = check_remote_input(body); !e.empty()) {
     set_error(reply, Error::Kind::INVALID, e);
     return;
   }
-  std::string key = text(body.getStationKey());
+  std::string key = wire_text(body.getStationKey());
   auto station = store_.station(key);
   if (!station) {
     set_error(reply, Error::Kind::INVALID, "no such station: " + key);
@@ -68,8 +65,7 @@ void SessionService::remote_input(mp::schema::RemoteInput::Reader body, Envelope
   reply.initAck();
 }
 
-void SessionService::agent_thumbnail(std::uint64_t id,
-                                     mp::schema::AgentThumbnail::Reader thumbnail) {
+void ScreenRelay::agent_thumbnail(std::uint64_t id, mp::schema::AgentThumbnail::Reader thumbnail) {
   auto record = store_.session(id);
   if (!record || record->state == SessionState::ENDED) return;
   std::string topic = std::string(kThumbnailTopicPrefix) + record->station_key;

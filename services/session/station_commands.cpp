@@ -6,6 +6,7 @@
 #include <set>
 
 #include "validation.h"
+#include "wire_text.h"
 
 namespace mp::session {
 
@@ -19,8 +20,6 @@ using mp::schema::StationState;
 
 constexpr std::size_t kMaxStations = 1024;
 constexpr std::size_t kMaxKeyBytes = 256;
-
-std::string text(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
 
 }  // namespace
 
@@ -39,42 +38,16 @@ struct StationCommands::Pending {
   }
 };
 
-StationCommands::StationCommands(SessionStore& store, SessionService& service, Desktops& desktops,
-                                 AppCatalog apps, Request request, AnswerLater answer_later,
+StationCommands::StationCommands(SessionStore& store, StationRegistry& stations, Desktops& desktops,
+                                 AppCatalog apps, ServiceRequest request, AnswerLater answer_later,
                                  Defer defer)
     : store_(store),
-      service_(service),
+      stations_(stations),
       desktops_(desktops),
       apps_(std::move(apps)),
       request_(std::move(request)),
       answer_later_(std::move(answer_later)),
       defer_(std::move(defer)) {}
-
-bool StationCommands::handle(const mp::bus::Incoming& request, Envelope::Builder reply) {
-  auto envelope = request.envelope();
-  switch (envelope.which()) {
-    case Envelope::PROJECT_START:
-      project_start(envelope.getProjectStart(), reply);
-      return true;
-    case Envelope::PROJECT_STOP:
-      project_stop(envelope.getProjectStop(), reply);
-      return true;
-    case Envelope::STATION_DISCONNECT:
-      disconnect(envelope.getStationDisconnect(), reply);
-      return true;
-    case Envelope::APP_LAUNCH:
-      launch(envelope.getAppLaunch(), reply);
-      return true;
-    case Envelope::APP_CLOSE:
-      close(envelope.getAppClose(), reply);
-      return true;
-    case Envelope::APP_LIST_REQUEST:
-      list_apps(reply);
-      return true;
-    default:
-      return false;
-  }
-}
 
 void StationCommands::fill(Envelope::Builder reply, const std::vector<Result>& results) {
   auto list = reply.initStationResults().initResults(static_cast<unsigned>(results.size()));
@@ -99,7 +72,7 @@ std::string StationCommands::stations_named(capnp::List<capnp::Text>::Reader key
   }
   std::set<std::string> seen;
   for (auto key_text : keys) {
-    std::string key = text(key_text);
+    std::string key = wire_text(key_text);
     if (auto e = check_text("station", key, kMaxKeyBytes); !e.empty()) return e;
     if (!seen.insert(key).second) continue;
     if (key == except) {
@@ -124,7 +97,7 @@ std::shared_ptr<StationCommands::Pending> StationCommands::pending(std::vector<R
 
 void StationCommands::project_start(mp::schema::ProjectStart::Reader body,
                                     Envelope::Builder reply) {
-  std::string source_key = text(body.getSource());
+  std::string source_key = wire_text(body.getSource());
   if (auto e = check_text("source", source_key, kMaxKeyBytes); !e.empty() || source_key.empty()) {
     set_error(reply, Error::Kind::INVALID, e.empty() ? "name the station to project" : e);
     return;
@@ -151,7 +124,7 @@ void StationCommands::project_start(mp::schema::ProjectStart::Reader body,
     keys.push_back(target.key);
     told_[target.key] = target.attached_at_ns;  // told right here, not again by station_changed
   }
-  service_.set_showing(keys, source_key);
+  stations_.set_showing(keys, source_key);
   spdlog::info("projecting {} ({}) onto {} stations", source_key, record->display, keys.size());
   auto p = pending(std::move(results));
   for (const auto& target : targets) {
@@ -183,7 +156,7 @@ void StationCommands::project_stop(mp::schema::ProjectStop::Reader body, Envelop
   }
   std::vector<std::string> keys;
   for (const auto& target : targets) keys.push_back(target.key);
-  service_.set_showing(keys, "");
+  stations_.set_showing(keys, "");
   auto p = pending(std::move(results));
   for (const auto& target : targets) {
     if (target.state != StationState::ATTACHED) {
@@ -220,7 +193,7 @@ void StationCommands::show(const Station& target, const SessionRecord* source,
 }
 
 void StationCommands::stop_showing(const std::vector<std::string>& stations) {
-  service_.set_showing(stations, "");
+  stations_.set_showing(stations, "");
   for (const auto& key : stations) {
     auto station = store_.station(key);
     if (station && station->state == StationState::ATTACHED) show(*station, nullptr, [](Result) {});
@@ -316,7 +289,7 @@ void StationCommands::list_apps(Envelope::Builder reply) {
 
 // The catalogue's entry `name`, or an error in `reply`.
 const App* StationCommands::app_named(capnp::Text::Reader name_text, Envelope::Builder reply) {
-  std::string name = text(name_text);
+  std::string name = wire_text(name_text);
   if (auto e = check_text("app", name, kMaxAppNameBytes); !e.empty()) {
     set_error(reply, Error::Kind::INVALID, e);
     return nullptr;

@@ -18,29 +18,31 @@
 #include "envelope.capnp.h"
 #include "mp/bus/client.h"
 #include "mp/bus/responder.h"
-#include "session_service.h"
+#include "session_bus.h"
 #include "session_store.h"
+#include "station_registry.h"
 
 namespace mp::session {
 
 class StationCommands {
  public:
-  // Sends a request to a transport service and calls back with its reply (Client::request).
-  using Request = std::function<void(const std::string& service, const mp::bus::Build& body,
-                                     std::function<void(mp::bus::Reply)> done)>;
-  using AnswerLater = std::function<mp::bus::Responder()>;
-  // Runs a callback on the next turn of the event loop (Reactor::after).
-  using Defer = std::function<void(std::function<void()>)>;
+  // `request` reaches the transports; `defer` runs what follows a committed change after it
+  // (a loop that never runs them, as the one-shot --end-all-sessions has, leaves projection to
+  // the next mp-session).
+  StationCommands(SessionStore& store, StationRegistry& stations, Desktops& desktops,
+                  AppCatalog apps, ServiceRequest request, AnswerLater answer_later, Defer defer);
 
-  StationCommands(SessionStore& store, SessionService& service, Desktops& desktops, AppCatalog apps,
-                  Request request, AnswerLater answer_later, Defer defer);
+  // Requests: projectStart, projectStop, stationDisconnect, appLaunch, appClose, appListRequest.
+  // Those that wait for transports answer later.
+  void project_start(mp::schema::ProjectStart::Reader body, mp::schema::Envelope::Builder reply);
+  void project_stop(mp::schema::ProjectStop::Reader body, mp::schema::Envelope::Builder reply);
+  void disconnect(mp::schema::StationDisconnect::Reader body, mp::schema::Envelope::Builder reply);
+  void launch(mp::schema::AppLaunch::Reader body, mp::schema::Envelope::Builder reply);
+  void close(mp::schema::AppClose::Reader body, mp::schema::Envelope::Builder reply);
+  void list_apps(mp::schema::Envelope::Builder reply);
 
-  // A Client::RequestHandler for projectStart, projectStop, stationDisconnect, appLaunch,
-  // appClose and appListRequest; false for other bodies.
-  bool handle(const mp::bus::Incoming& request, mp::schema::Envelope::Builder reply);
-
-  // From SessionServiceOptions: a station that (re)attaches while it should show another's
-  // desktop is told again; a source whose session ends stops being shown.
+  // Committed changes (SessionService passes every one on): a station that (re)attaches while it
+  // should show another's desktop is told again; a source whose session ends stops being shown.
   void station_changed(const Station& station);
   void session_changed(const SessionRecord& record);
 
@@ -52,13 +54,6 @@ class StationCommands {
   };
   // Collects the transports' answers of one request and replies once all are in.
   struct Pending;
-
-  void project_start(mp::schema::ProjectStart::Reader body, mp::schema::Envelope::Builder reply);
-  void project_stop(mp::schema::ProjectStop::Reader body, mp::schema::Envelope::Builder reply);
-  void disconnect(mp::schema::StationDisconnect::Reader body, mp::schema::Envelope::Builder reply);
-  void launch(mp::schema::AppLaunch::Reader body, mp::schema::Envelope::Builder reply);
-  void close(mp::schema::AppClose::Reader body, mp::schema::Envelope::Builder reply);
-  void list_apps(mp::schema::Envelope::Builder reply);
 
   // Stations named in a request (empty: every one but `except`), checked: unknown keys become
   // failed results. An error text if the list itself is bad.
@@ -77,10 +72,10 @@ class StationCommands {
   static void fill(mp::schema::Envelope::Builder reply, const std::vector<Result>& results);
 
   SessionStore& store_;
-  SessionService& service_;
+  StationRegistry& stations_;
   Desktops& desktops_;
   AppCatalog apps_;
-  Request request_;
+  ServiceRequest request_;
   AnswerLater answer_later_;
   Defer defer_;
   // The attach (attachedAtNs) of each station that was last told what to show: a new attach

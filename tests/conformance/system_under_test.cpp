@@ -1,8 +1,12 @@
 #include "system_under_test.h"
 
 #include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include "mp/bus/endpoints.h"
+#include "mp/service/privileges.h"
 
 namespace mp::test {
 
@@ -11,6 +15,15 @@ using mp::schema::Envelope;
 SystemUnderTest::SystemUnderTest()
     : runtime_dir_(dir_.path() / "run"), state_dir_(dir_.path() / "state") {
   std::filesystem::create_directories(state_dir_);
+  if (geteuid() == 0) {
+    // As root mp-rdp runs as its own system user `mp-rdp`, which must pass through here to the
+    // bus and its state; and the user (with group mpoint) must exist before mp-bus starts, which
+    // opens the bus to the group only if there is one — as mp-supervisor arranges it.
+    std::filesystem::permissions(dir_.path(), std::filesystem::perms(0711));
+    if (auto account = mp::service::ensure_system_user("mp-rdp"); !account.ok()) {
+      std::fprintf(stderr, "cannot make the system user mp-rdp: %s\n", account.error.c_str());
+    }
+  }
   start("bus");
   eventually([&] { return std::filesystem::exists(runtime_dir_ / "requests"); },
              std::chrono::seconds(5));

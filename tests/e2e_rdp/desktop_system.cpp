@@ -44,6 +44,9 @@ DesktopSystem::DesktopSystem(DesktopSystemOptions options)
       user_("mpe2e" + std::to_string(getpid())),
       password_(random_password()),
       port_(free_port()) {
+  // As root mp-rdp (like mp-webfilter) runs as its own system user: it must pass through here
+  // to the bus and its state, as it passes through /run and /var in production.
+  std::filesystem::permissions(dir_.path(), std::filesystem::perms(0711));
   std::filesystem::create_directories(state_dir_);
   // Displays from a range of their own, so tests running in parallel do not race for one.
   int first_display = 400 + static_cast<int>(getpid() % 200) * 5;

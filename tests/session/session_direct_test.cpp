@@ -36,10 +36,12 @@ class DirectService : public ::testing::Test {
     store = std::make_unique<SessionStore>(dir / "session.db");
     service = std::make_unique<SessionService>(
         *store, hasher, desktops,
-        [this](std::string_view, const mp::bus::Build&, std::uint64_t version) {
-          published.push_back(version);
-        },
-        [this] { return answer_later(); }, options);
+        BusAccess{
+            .publish = [this](std::string_view, const mp::bus::Build&,
+                              std::uint64_t version) { published.push_back(version); },
+            .answer_later = [this] { return answer_later(); },
+            .defer = [this](std::function<void()> later) { deferred.push_back(std::move(later)); }},
+        options);
   }
   // What a Client does for a request answered later: the answer is kept for the test.
   mp::bus::Responder answer_later() {
@@ -72,6 +74,7 @@ class DirectService : public ::testing::Test {
   std::unique_ptr<SessionStore> store;
   std::unique_ptr<SessionService> service;
   std::vector<std::uint64_t> published;
+  std::vector<std::function<void()>> deferred;  // never run: no loop here
 };
 
 TEST_F(DirectService, AppliedRequestKeysStayBounded) {

@@ -1,11 +1,13 @@
 // mp-session's SessionService on a real SQLite file in a TempDir, served by a real Client on an
-// in-process bus, and a second Client acting as the caller. Both share one reactor that runs on
-// the test thread (Client::call drives it).
+// in-process bus, and a second Client acting as the caller (and, for StationCommands, a
+// transport). All share one reactor that runs on the test thread (Client::call drives it).
 #pragma once
 
 #include <capnp/dynamic.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,16 +38,27 @@ class SessionFixture : public ::testing::Test {
     store = std::make_unique<SessionStore>(database());
     service = std::make_unique<SessionService>(
         *store, hasher, desktops,
-        [this](std::string_view topic, const Build& body, std::uint64_t version) {
-          server->publish(topic, body, version);
-        },
-        [this] { return server->answer_later(); }, options);
+        BusAccess{
+            .publish = [this](std::string_view topic, const Build& body,
+                              std::uint64_t version) { server->publish(topic, body, version); },
+            .answer_later = [this] { return server->answer_later(); },
+            .request =
+                [this](const std::string& transport, const Build& body,
+                       std::function<void(Reply)> done) {
+                  server->request(transport, body,
+                                  mp::bus::RequestOptions{.deadline = std::chrono::seconds(2)},
+                                  std::move(done));
+                },
+            .defer =
+                [this](std::function<void()> later) {
+                  reactor.after(std::chrono::milliseconds(0), std::move(later));
+                }},
+        options);
     server = std::make_unique<mp::bus::Client>(
         bus.context(), reactor, bus.endpoints(),
         mp::bus::ClientOptions{.service = std::string(kServiceName)});
     service->recover_desktops();
     server->serve([this](const mp::bus::Incoming& request, Envelope::Builder reply) {
-      if (first_handler && first_handler(request, reply)) return true;
       return service->handle(request, reply);
     });
     ASSERT_TRUE(reactor.run_until([this] { return server->counters().registrations > 0; },
@@ -83,8 +96,6 @@ class SessionFixture : public ::testing::Test {
   PasswordHasher hasher{PasswordCost::minimum()};
   SessionServiceOptions options;
   RecordedDesktops desktops;
-  // Tried before the service (e.g. StationCommands, as mp-session's main() chains them).
-  mp::bus::Client::RequestHandler first_handler;
   std::unique_ptr<SessionStore> store;
   std::unique_ptr<SessionService> service;
   std::unique_ptr<mp::bus::Client> server;

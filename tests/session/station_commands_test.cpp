@@ -1,7 +1,6 @@
-// StationCommands on a real SessionService and store, with a fake transport on the bus: what
-// projection, disconnect and applications ask of transports and desktops, and what is stored.
-#include "station_commands.h"
-
+// StationCommands inside a real SessionService and store (its one dispatcher serves these
+// bodies too), with a fake transport on the bus: what projection, disconnect and applications
+// ask of transports and desktops, and what is stored.
 #include "session_fixture.h"
 
 namespace mp::session {
@@ -12,25 +11,8 @@ using namespace std::chrono_literals;
 class StationCommandsTest : public SessionFixture {
  protected:
   void SetUp() override {
-    options.station_changed = [this](const Station& s) {
-      if (commands) commands->station_changed(s);
-    };
-    options.session_changed = [this](const SessionRecord& r) {
-      if (commands) commands->session_changed(r);
-    };
+    options.apps = AppCatalog({{"Shell", {"sh", "-i"}}, {"Missing", {"no-such-program-here"}}});
     SessionFixture::SetUp();
-    commands = std::make_unique<StationCommands>(
-        *store, *service, desktops,
-        AppCatalog({{"Shell", {"sh", "-i"}}, {"Missing", {"no-such-program-here"}}}),
-        [this](const std::string& transport, const Build& body, std::function<void(Reply)> done) {
-          server->request(transport, body, mp::bus::RequestOptions{.deadline = 2s},
-                          std::move(done));
-        },
-        [this] { return server->answer_later(); },
-        [this](std::function<void()> later) { reactor.after(0ms, std::move(later)); });
-    first_handler = [this](const mp::bus::Incoming& request, Envelope::Builder reply) {
-      return commands->handle(request, reply);
-    };
     transport = std::make_unique<mp::bus::Client>(bus.context(), reactor, bus.endpoints(),
                                                   mp::bus::ClientOptions{.service = "fake"});
     transport->serve([this](const mp::bus::Incoming& request, Envelope::Builder reply) {
@@ -55,11 +37,6 @@ class StationCommandsTest : public SessionFixture {
     ASSERT_TRUE(logon.ok() && logon.envelope().getLogonResult().getOk()) << body_text(logon);
     source_display = logon.envelope().getLogonResult().getSession().getDisplay();
   }
-  void TearDown() override {
-    first_handler = nullptr;
-    commands.reset();
-  }
-
   struct Show {
     std::string station, display;
     bool view_only;
@@ -79,7 +56,6 @@ class StationCommandsTest : public SessionFixture {
     reactor.run_until([] { return false; }, 100ms);
   }
 
-  std::unique_ptr<StationCommands> commands;
   std::unique_ptr<mp::bus::Client> transport;
   std::vector<Show> shows;
   std::vector<std::string> disconnects;
