@@ -171,12 +171,31 @@ bool RdpService::accept(freerdp_peer* peer) {
     spdlog::warn("client {} refused: already {} clients", peer->hostname, peers_.size());
     return false;  // FreeRDP closes the socket and frees the peer
   }
+  // A source whose failed logons put it in a wait is turned away before TLS: any logon it tried
+  // would be refused unchecked, and a flood from it then costs an accept and a close.
+  if (auto wait = throttle_.source_wait(peer->hostname); wait.count() > 0) {
+    note_turned_away(peer->hostname, wait);
+    return false;
+  }
   enable_keepalive(peer->sockfd);
   PeerId id = next_peer_++;
   auto connection = std::make_unique<PeerConnection>(peer, id, *this, options_.peer);
   connection->start();
   peers_[id] = std::move(connection);
   return true;
+}
+
+void RdpService::note_turned_away(const std::string& address, std::chrono::milliseconds wait) {
+  // One line per source and wait, not one per connection: a flood must not flood the log.
+  auto source = mp::service::logon_source(address);
+  auto now = std::chrono::steady_clock::now();
+  auto [it, fresh] = turned_away_.try_emplace(source, TurnedAway{});
+  ++it->second.count;
+  if (!fresh && now < it->second.quiet_until) return;
+  spdlog::warn("connections from {} turned away for {}: too many failed logons ({} so far)",
+               address, mp::service::retry_text(wait), it->second.count);
+  it->second.quiet_until = now + wait;
+  if (turned_away_.size() > kMaxTurnedAwaySources) turned_away_.clear();
 }
 
 std::string RdpService::next_key() {

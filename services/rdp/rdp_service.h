@@ -80,6 +80,7 @@ class RdpService final : public SessionGateway {
                   mp::schema::Envelope::Builder reply);
   void send_detach(const std::string& key);
   void send_sync();
+  void note_turned_away(const std::string& address, std::chrono::milliseconds wait);
   std::string next_key();
 
   mp::bus::Client& client_;
@@ -103,6 +104,13 @@ class RdpService final : public SessionGateway {
   // What stations show instead of their own desktops (projection), for reconnecting clients.
   std::map<std::string, ShownDisplay> shows_;
   mp::service::LogonThrottle throttle_;
+  // Connections turned away at accept, per throttle source: logged once per wait.
+  struct TurnedAway {
+    std::uint64_t count = 0;
+    std::chrono::steady_clock::time_point quiet_until;
+  };
+  static constexpr std::size_t kMaxTurnedAwaySources = 4096;
+  std::map<std::string, TurnedAway> turned_away_;
   mp::service::UserNameRedactor name_redactor_;  // mp-rdp cannot tell which names are accounts
   mp::stationlocks::StationLocks locks_;
   std::uint64_t session_incarnation_ = 0;

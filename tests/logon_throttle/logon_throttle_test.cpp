@@ -138,6 +138,22 @@ TEST_F(ThrottleTest, ASourceSprayingManyAccountsIsDelayed) {
   EXPECT_TRUE(attempt(throttle, "user99", "10.0.0.6", Outcome::failed)) << "other sources go on";
 }
 
+TEST_F(ThrottleTest, TheSourcesWaitIsTheWaitOfEveryAccountFromIt) {
+  auto throttle = make({.free_failures = 3, .free_source_failures = 2});
+  EXPECT_EQ(throttle.source_wait("10.0.0.5"), 0ms) << "never seen";
+  EXPECT_TRUE(attempt(throttle, "a", "10.0.0.5", Outcome::failed));
+  EXPECT_EQ(throttle.source_wait("10.0.0.5"), 0ms) << "one account's failure is not the source's";
+  EXPECT_TRUE(attempt(throttle, "b", "10.0.0.5", Outcome::failed));
+  EXPECT_EQ(throttle.source_wait("10.0.0.5"), 1s);
+  EXPECT_EQ(throttle.source_wait("10.0.0.5", "dashboard"), 0ms) << "channels are apart";
+  EXPECT_EQ(throttle.source_wait("10.0.0.6"), 0ms);
+  now += 400ms;
+  EXPECT_EQ(throttle.source_wait("10.0.0.5"), 600ms);
+  EXPECT_EQ(throttle.begin("fresh", "10.0.0.5").retry_after, 600ms) << "what begin() says too";
+  now += 600ms;
+  EXPECT_EQ(throttle.source_wait("10.0.0.5"), 0ms);
+}
+
 TEST_F(ThrottleTest, SuccessesDoNotUseUpTheSourceBudget) {
   auto throttle = make({.free_failures = 3, .free_source_failures = 2});
   for (int i = 0; i < 50; ++i) {

@@ -85,6 +85,19 @@ LogonThrottle::Admission LogonThrottle::begin(std::string_view account, std::str
   return Admission{Attempt{std::move(by_account), std::move(by_source)}, {}};
 }
 
+std::chrono::milliseconds LogonThrottle::source_wait(std::string_view source,
+                                                     std::string_view channel) {
+  std::string key = source_key(channel, logon_source(source));
+  std::lock_guard lock(mutex_);
+  auto at = now();
+  forget_idle(at);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::chrono::milliseconds(0);
+  auto until = allowed_from(it->second, options_.free_source_failures);
+  if (until <= at) return std::chrono::milliseconds(0);
+  return std::chrono::ceil<std::chrono::milliseconds>(until - at);
+}
+
 void LogonThrottle::finish(const Attempt& attempt, Outcome outcome) {
   std::lock_guard lock(mutex_);
   switch (outcome) {

@@ -63,6 +63,11 @@ class LogonThrottle {
   Admission begin(std::string_view account, std::string_view source, std::string_view channel = {});
   void finish(const Attempt& attempt, Outcome outcome);
 
+  // How long every attempt from `source` (on `channel`) must still wait, whatever its account:
+  // zero while the source may try. A server may turn such a source away before it costs
+  // anything (mp-rdp: before TLS); begin() would refuse it anyway.
+  std::chrono::milliseconds source_wait(std::string_view source, std::string_view channel = {});
+
   std::size_t tracked_keys() const;
   const Options& options() const { return options_; }
 
