@@ -6,9 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
-#include "mp/bus/endpoints.h"
 #include "mp/service/privileges.h"
 
 namespace mp::dashboard {
@@ -18,16 +16,8 @@ std::string become_service_user(const std::string& user, const std::filesystem::
   auto account = mp::service::ensure_system_user(user);
   if (!account.ok()) return account.error;
 
-  // What connecting to the bus needs: passing through the directory, writing to the sockets
-  // (a broker not started yet has none: the directory decides then).
-  std::vector<mp::service::PathAccess> paths{{runtime_dir, X_OK}};
-  for (const auto& socket : mp::bus::Endpoints::in_directory(runtime_dir).service_socket_files()) {
-    if (std::filesystem::exists(socket)) paths.push_back({socket, W_OK});
-  }
-  if (std::string why = mp::service::check_access_as(account, paths); !why.empty()) {
-    return "as " + user + " it could not reach the bus (" + why +
-           "): the runtime directory and its sockets must be open to group " +
-           mp::service::kServiceGroup + " (mp-bus does that as root), or run with --user \"\"";
+  if (std::string why = mp::service::bus_unreachable_as(account, runtime_dir); !why.empty()) {
+    return why;
   }
 
   std::error_code error;

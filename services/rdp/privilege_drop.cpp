@@ -107,10 +107,8 @@ std::string become_service_user(const std::string& user, const std::filesystem::
   }
   auto account = mp::service::ensure_system_user(user);
   if (!account.ok()) return account.error;
-  if (std::string why = mp::service::check_bus_access_as(account, runtime_dir); !why.empty()) {
-    return "as " + user + " it could not reach the bus (" + why +
-           "): the runtime directory and its sockets must be open to group " +
-           mp::service::kServiceGroup + " (mp-bus does that as root), or run with --user \"\"";
+  if (std::string why = mp::service::bus_unreachable_as(account, runtime_dir); !why.empty()) {
+    return why;
   }
   if (std::string why = hand_state_dir_to(state_dir, account.uid, account.gid); !why.empty()) {
     return why;

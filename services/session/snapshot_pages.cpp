@@ -188,40 +188,54 @@ void write_snapshot_page(SessionStore& store, std::string_view topic, std::strin
   fill_list(out.initSessions(static_cast<unsigned>(session_page.size())), session_page);
 }
 
+namespace {
+
+// One section as its own paged list: the rows the store has now, from the cursor on, as many
+// as the budget takes; `fill` puts them and the next cursor into the reply.
+template <typename Load, typename Fill>
+void write_section_page(Section section, std::string_view cursor, Envelope::Builder reply,
+                        std::size_t budget, Load load, Fill fill) {
+  std::optional<Cursor> start;
+  if (!read_cursor(cursor, section, &start, reply)) return;
+  PageBuilder page(start, budget);
+  auto rows = load();
+  auto taken = page.take(section, rows);
+  fill(taken, page.next_cursor());
+}
+
+}  // namespace
+
 void write_station_page(SessionStore& store, std::string_view cursor, Envelope::Builder reply,
                         std::size_t budget) {
-  std::optional<Cursor> start;
-  if (!read_cursor(cursor, Section::stations, &start, reply)) return;
-  PageBuilder page(start, budget);
-  auto stations = store.stations();
-  auto taken = page.take(Section::stations, stations);
-  auto out = reply.initStationList();
-  fill_list(out.initStations(static_cast<unsigned>(taken.size())), taken);
-  out.setNextCursor(page.next_cursor());
+  write_section_page(
+      Section::stations, cursor, reply, budget, [&] { return store.stations(); },
+      [&](const auto& taken, const auto& next) {
+        auto out = reply.initStationList();
+        fill_list(out.initStations(static_cast<unsigned>(taken.size())), taken);
+        out.setNextCursor(next);
+      });
 }
 
 void write_user_page(SessionStore& store, std::string_view cursor, Envelope::Builder reply,
                      std::size_t budget) {
-  std::optional<Cursor> start;
-  if (!read_cursor(cursor, Section::users, &start, reply)) return;
-  PageBuilder page(start, budget);
-  auto users = store.users();
-  auto taken = page.take(Section::users, users);
-  auto out = reply.initUserList();
-  fill_list(out.initUsers(static_cast<unsigned>(taken.size())), taken);
-  out.setNextCursor(page.next_cursor());
+  write_section_page(
+      Section::users, cursor, reply, budget, [&] { return store.users(); },
+      [&](const auto& taken, const auto& next) {
+        auto out = reply.initUserList();
+        fill_list(out.initUsers(static_cast<unsigned>(taken.size())), taken);
+        out.setNextCursor(next);
+      });
 }
 
 void write_session_page(SessionStore& store, std::string_view cursor, Envelope::Builder reply,
                         std::size_t budget) {
-  std::optional<Cursor> start;
-  if (!read_cursor(cursor, Section::sessions, &start, reply)) return;
-  PageBuilder page(start, budget);
-  auto sessions = store.open_sessions();
-  auto taken = page.take(Section::sessions, sessions);
-  auto out = reply.initSessionList();
-  fill_list(out.initSessions(static_cast<unsigned>(taken.size())), taken);
-  out.setNextCursor(page.next_cursor());
+  write_section_page(
+      Section::sessions, cursor, reply, budget, [&] { return store.open_sessions(); },
+      [&](const auto& taken, const auto& next) {
+        auto out = reply.initSessionList();
+        fill_list(out.initSessions(static_cast<unsigned>(taken.size())), taken);
+        out.setNextCursor(next);
+      });
 }
 
 }  // namespace mp::session

@@ -268,6 +268,14 @@ std::string check_bus_access_as(const SystemUser& user, const std::filesystem::p
   return check_access_as(user, paths);
 }
 
+std::string bus_unreachable_as(const SystemUser& user, const std::filesystem::path& runtime_dir) {
+  std::string why = check_bus_access_as(user, runtime_dir);
+  if (why.empty()) return "";
+  return "as " + user.name + " it could not reach the bus (" + why +
+         "): the runtime directory and its sockets must be open to group " + kServiceGroup +
+         " (mp-bus does that as root), or run with --user \"\"";
+}
+
 std::optional<SystemUser> service_user_reaching_bus(const std::string& user,
                                                     const std::filesystem::path& runtime_dir) {
   if (user.empty()) return std::nullopt;

@@ -42,6 +42,8 @@ std::string check_access_as(const SystemUser& user, const std::vector<PathAccess
 // to the sockets a service uses (those that exist: a broker not started yet has none). Empty
 // if so, else why not.
 std::string check_bus_access_as(const SystemUser& user, const std::filesystem::path& runtime_dir);
+// check_bus_access_as() as a service's reason not to start: what is wrong and what to do.
+std::string bus_unreachable_as(const SystemUser& user, const std::filesystem::path& runtime_dir);
 
 // For a service started as root that would rather run as `user`: makes the account and checks
 // that it could still reach the bus. The account to drop to; nullopt, with a warning saying
