@@ -92,7 +92,12 @@ int main(int argc, char** argv) {
     mp::bus::Client client(
         context, reactor, mp::bus::Endpoints::in_directory(flags.runtime_dir),
         mp::bus::ClientOptions{.service = std::string(mp::session::kServiceName)});
-    mp::session::SystemDesktops desktops(context, reactor, accounts, launcher);
+    mp::session::SystemDesktops desktops(
+        context, reactor, accounts, launcher, {.is_own_student = [&store](uid_t uid) {
+          auto account = mp::session::find_account(uid);
+          return account && mp::session::is_multipoint_account(uid) &&
+                 store.user(account->name).has_value();
+        }});
     mp::session::SessionService service(
         store, hasher, desktops,
         {.publish = [&client](std::string_view topic, const mp::bus::Build& body,

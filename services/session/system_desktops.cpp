@@ -40,7 +40,10 @@ SystemDesktops::SystemDesktops(mp::bus::Context& context, mp::bus::Reactor& reac
       launcher_(launcher),
       options_(options),
       incarnation_(random_incarnation()),
-      displays_(accounts.manages_accounts(), [](uid_t uid) { return is_multipoint_account(uid); }) {
+      displays_(
+          accounts.manages_accounts(), options_.is_own_student
+                                           ? options_.is_own_student
+                                           : [](uid_t uid) { return is_multipoint_account(uid); }) {
   if (!options_.supervise_agents) return;  // the one-shot: no agents, no channels to guard
   if (options_.gate_agents) {
     gate_ = std::make_unique<mp::bus::PeerGate>(

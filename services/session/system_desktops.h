@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,11 @@ struct SystemDesktopsOptions {
   // long, is killed and so restarted: it counts as down meanwhile.
   std::chrono::milliseconds agent_silent_limit{3000};
   AgentChannel::Options channel;
+  // Whose X servers in the display range are squatters to kill (display_reservation.h): this
+  // mp-session's students. Empty: any account multipoint made. main() narrows it to the users
+  // in its store, so a second mp-session (a test's, next to another) never kills the first's
+  // desktops — it skips their numbers.
+  std::function<bool(uid_t)> is_own_student;
 };
 
 class SystemDesktops : public Desktops {

@@ -126,10 +126,15 @@ class RdpTransportDriver : public TransportDriver {
       // Users first: stations may attach while mp-session is away.
       for (int i = 0; i < kUsers; ++i) users_.push_back(add_user(system, i));
       // One full logon, end to end: it only succeeds if mp-session's session has a display.
+      // The first logon of a run pays for the first desktop start (and, in CI, for whatever
+      // else runs meanwhile): tried three times before it counts as broken.
       std::string user = users_.back();
-      auto probe = run("/usr/bin/xfreerdp", client_args("conformance-probe", user, "+auth-only"),
-                       ChildProcess::Options{.env = client_env(system)}, 20s);
-      usable_ = probe.exit_code == 0;
+      for (int attempt = 0; attempt < 3 && !usable_; ++attempt) {
+        auto probe = run("/usr/bin/xfreerdp", client_args("conformance-probe", user, "+auth-only"),
+                         ChildProcess::Options{.env = client_env(system)}, 30s);
+        usable_ = probe.exit_code == 0;
+        if (!usable_) probe_output_ = probe.output;
+      }
     }
     if (!clients_.empty()) {
       // A restart: the clients reconnect on their own schedule (xfreerdp retries every 0.5 s,
@@ -148,11 +153,11 @@ class RdpTransportDriver : public TransportDriver {
           },
           20s);
     }
-    if (!usable_) {
-      GTEST_SKIP() << "an RDP logon does not reach an active session here: mp-session must "
-                      "start a display server (Xvfb) per session for RDP stations to stay "
-                      "attached";
-    }
+    // mp-session starts a desktop for every logon: a logon that never gets one is a failure
+    // of the system under test, not a reason to skip.
+    ASSERT_TRUE(usable_) << "an RDP logon did not reach an active session in three tries; the "
+                            "last client said:\n"
+                         << probe_output_;
   }
 
   void kill9(SystemUnderTest& system) override { system.kill9("rdp"); }
@@ -171,16 +176,19 @@ class RdpTransportDriver : public TransportDriver {
     }
     // An RDP station is attached as soon as its client connects, but xfreerdp's auto-reconnect
     // only covers a connection that was fully up: "attached" for this driver means active
-    // (mp-rdp logs "station KEY active" when the client is activated).
+    // (mp-rdp logs "station KEY active" when the client is activated). A client that gave up
+    // meanwhile (its handshake timed out on a loaded machine) is started again, as its user
+    // would.
     system.wait_for(
         [&] {
+          keep_trying(system);
           std::string log = read_file(log_dir_.parent_path() / "rdp.log");
           for (const auto& key : keys) {
             if (log.find("station " + key + " active") == std::string::npos) return false;
           }
           return true;
         },
-        30s);
+        60s);
     return keys;
   }
 
@@ -253,6 +261,7 @@ class RdpTransportDriver : public TransportDriver {
   int port_ = 0;
   bool probed_ = false;
   bool usable_ = false;
+  std::string probe_output_;         // the last failed probe's client output
   static constexpr int kUsers = 16;  // the last one is the probe's
   int next_ = 1;
   std::vector<std::string> users_;
