@@ -78,20 +78,22 @@ StationCli::StationCli(CLI::App& app) {
   server_->add_flag("--yes", yes_, "confirm: every session on this server ends");
   station_ = app.add_subcommand("station", "which stations may log on");
   station_->require_subcommand(1);
-  allow_new_ = station_->add_subcommand(
-      "allow-new", "allow-new [on|off]: whether stations never seen before may log on "
-                   "(without on/off: say which it is)");
+  allow_new_ =
+      station_->add_subcommand("allow-new",
+                               "allow-new [on|off]: whether stations never seen before may log on "
+                               "(without on/off: say which it is)");
   allow_new_->add_option("SETTING", allow_new_value_, "on or off")
       ->check(CLI::IsMember({"on", "off"}));
   admit_ = station_->add_subcommand(
-      "admit", "admit STATION...: they may log on while new ones may not, and are no longer "
-               "under the new-stations policy");
+      "admit",
+      "admit STATION...: they may log on while new ones may not, and are no longer "
+      "under the new-stations policy");
   admit_->add_option("STATION", args_, "station keys, e.g. rdp:lab-3")->required();
 }
 
 std::optional<int> StationCli::run(BusCommand& bus) {
-  bool ours = project_->parsed() || disconnect_->parsed() || app_->parsed() ||
-              server_->parsed() || station_->parsed();
+  bool ours = project_->parsed() || disconnect_->parsed() || app_->parsed() || server_->parsed() ||
+              station_->parsed();
   if (!ours) return std::nullopt;
   if (project_->parsed() && !stop_ && args_.size() != 1) {
     return usage_error("project: give the SOURCE station (and --to STATION... or nothing: all)");
